@@ -1,0 +1,53 @@
+"""showerdata: lazy, chunked storage and processing of calorimeter showers.
+
+Open a production lazily, look at one shower, compute what you need::
+
+    import showerdata
+    showers = showerdata.load("production.h5")   # reads only the layout
+    one = showers[7_000_123].compute()           # reads one shower
+"""
+
+from . import config
+from ._version import __version__
+from .errors import MissingDataError, ShowerDataError
+from .io.api import (
+    add_metadata,
+    add_target_dataset,
+    create_empty_file,
+    get_file_length,
+    get_file_shape,
+    load,
+    load_inc_particles,
+    load_metadata,
+    load_target,
+    save,
+    save_batch,
+    save_target,
+    save_target_batch,
+)
+from .io.datafile import ShowerDataFile
+from .showers import IncidentParticles, Showers, concatenate
+
+__all__ = [
+    "IncidentParticles",
+    "MissingDataError",
+    "ShowerDataError",
+    "ShowerDataFile",
+    "Showers",
+    "__version__",
+    "add_metadata",
+    "add_target_dataset",
+    "concatenate",
+    "config",
+    "create_empty_file",
+    "get_file_length",
+    "get_file_shape",
+    "load",
+    "load_inc_particles",
+    "load_metadata",
+    "load_target",
+    "save",
+    "save_batch",
+    "save_target",
+    "save_target_batch",
+]

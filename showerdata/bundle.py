@@ -1,0 +1,188 @@
+"""Aligned per-shower arrays that are either all numpy or all dask.
+
+:class:`Showers` and :class:`IncidentParticles` are both bundles: a fixed set of
+fields whose first axis is the shower axis. Like xarray, a bundle is *lazy* (every
+field a dask array, one chunking along showers) or *in memory* (every field a
+numpy array), and every operation keeps the form it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import dask
+import dask.array as da
+import numpy as np
+
+from .indexing import IndexLike, Selection, normalize_index
+
+B = TypeVar("B", bound="Bundle")
+
+
+class StoredSelection(Protocol):
+    """A selection of rows of a stored file that can be narrowed without reading.
+
+    Readers attach one to the lazy bundles they return so that ``showers[i]``
+    builds a graph reading only shower ``i`` instead of slicing a whole chunk.
+    """
+
+    def select(self, selection: Selection) -> Bundle: ...
+
+
+def is_lazy_array(array: Any) -> bool:
+    """Whether ``array`` is a dask array."""
+    return isinstance(array, da.Array)
+
+
+class Bundle:
+    """Base of :class:`Showers` and :class:`IncidentParticles`.
+
+    Subclasses list their field names in ``FIELDS``; the first is the reference
+    for the number of showers.
+    """
+
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    _source: StoredSelection | None
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_source", None)
+
+    @classmethod
+    def _from_fields(
+        cls: type[B], fields: dict[str, Any], source: StoredSelection | None = None
+    ) -> B:
+        """Build a bundle from fields that are already converted and checked."""
+        bundle = cls.__new__(cls)
+        for name in cls.FIELDS:
+            object.__setattr__(bundle, name, fields[name])
+        object.__setattr__(bundle, "_source", source)
+        return bundle
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A reassigned field no longer matches the stored rows, so selections
+        # must go through the fields from now on.
+        if name in self.FIELDS:
+            object.__setattr__(self, "_source", None)
+        object.__setattr__(self, name, value)
+
+    def _fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    # -- form -------------------------------------------------------------------
+
+    @property
+    def is_lazy(self) -> bool:
+        """True when the fields are dask arrays, False when they are numpy."""
+        return is_lazy_array(getattr(self, self.FIELDS[0]))
+
+    @property
+    def chunks(self) -> tuple[int, ...] | None:
+        """Chunk lengths along the shower axis, or None for in-memory data."""
+        first = getattr(self, self.FIELDS[0])
+        return first.chunks[0] if is_lazy_array(first) else None
+
+    @property
+    def nbytes(self) -> int:
+        """Total size of all fields in bytes (padded, as in memory)."""
+        return int(sum(getattr(self, name).nbytes for name in self.FIELDS))
+
+    def compute(self: B, **kwargs: Any) -> B:
+        """Return the in-memory form, computing all fields in one pass.
+
+        Keyword arguments go to :func:`dask.compute` (e.g. ``scheduler=``).
+        """
+        if not self.is_lazy:
+            return type(self)._from_fields(self._fields())
+        values = dask.compute(*self._fields().values(), **kwargs)
+        return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
+
+    def persist(self: B, **kwargs: Any) -> B:
+        """Keep the lazy form but hold the computed chunks in (cluster) memory."""
+        if not self.is_lazy:
+            return type(self)._from_fields(self._fields())
+        values = dask.persist(*self._fields().values(), **kwargs)
+        return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
+
+    def chunk(self: B, chunks: int | str | Sequence[int] = "auto") -> B:
+        """Return the lazy form with the given chunk length along showers.
+
+        ``"auto"`` picks a length giving about ``showerdata.chunk-bytes`` per
+        chunk of the largest field.
+        """
+        if chunks == "auto":
+            chunks = self._auto_chunk_length()
+        fields = {
+            name: _rechunk_rows(getattr(self, name), chunks) for name in self.FIELDS
+        }
+        return type(self)._from_fields(fields)
+
+    def _auto_chunk_length(self) -> int:
+        from .config import chunk_bytes
+
+        per_shower = max(
+            max(1, int(np.prod(getattr(self, name).shape[1:]))) * 4
+            for name in self.FIELDS
+        )
+        return max(1, chunk_bytes() // per_shower)
+
+    # -- container protocol -----------------------------------------------------
+
+    def __len__(self) -> int:
+        return int(getattr(self, self.FIELDS[0]).shape[0])
+
+    def __getitem__(self: B, index: IndexLike) -> B:
+        selection = normalize_index(index, len(self))
+        if self._source is not None:
+            return self._source.select(selection)  # type: ignore[return-value]
+        return self._select_fields(selection)
+
+    def _select_fields(self: B, selection: Selection) -> B:
+        return type(self)._from_fields(
+            {name: getattr(self, name)[selection] for name in self.FIELDS}
+        )
+
+    def __iter__(self: B) -> Iterator[B]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, type(self)):
+            return False
+        pairs = [(getattr(self, n), getattr(other, n)) for n in self.FIELDS]
+        if any(a.shape != b.shape for a, b in pairs):
+            return False
+        if not (self.is_lazy or other.is_lazy):
+            return all(np.array_equal(a, b) for a, b in pairs)
+        checks = [da.all(da.asarray(a) == da.asarray(b)) for a, b in pairs]
+        return bool(all(dask.compute(*checks)))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+
+def as_field(
+    array: Any,
+    dtype: type | np.dtype,
+    *,
+    copy: bool | None = None,
+) -> Any:
+    """``array`` as numpy or dask array of ``dtype`` (dask arrays stay lazy)."""
+    if is_lazy_array(array):
+        return array if array.dtype == dtype else array.astype(dtype)
+    return np.asarray(array, dtype=dtype, copy=copy)
+
+
+def align_lazy(fields: dict[str, Any]) -> dict[str, Any]:
+    """Make every field lazy with the chunking of the first lazy one."""
+    reference = next(f for f in fields.values() if is_lazy_array(f))
+    chunks = reference.chunks[0]
+    return {name: _rechunk_rows(array, chunks) for name, array in fields.items()}
+
+
+def _rechunk_rows(array: Any, chunks: int | Sequence[int]) -> da.Array:
+    """Chunk ``array`` along the shower axis only; other axes stay whole."""
+    spec = {0: chunks, **{axis: -1 for axis in range(1, array.ndim)}}
+    if is_lazy_array(array):
+        return array.rechunk(spec)
+    first = chunks if isinstance(chunks, int) else tuple(chunks)
+    return da.from_array(array, chunks=(first,) + (-1,) * (array.ndim - 1))

@@ -1,0 +1,79 @@
+"""Exceptions that say where bad data lives: file, dataset and shower index."""
+
+from __future__ import annotations
+
+import os
+
+
+class ShowerDataError(ValueError):
+    """Invalid shower data, located as precisely as we know.
+
+    Subclasses :class:`ValueError`, the type showerdata 0.7 raised for the same
+    mistakes, so existing ``except ValueError`` clauses keep working.
+
+    Attributes
+    ----------
+    path : str or None
+        File or store the data came from, if any.
+    dataset : str or None
+        Dataset (field) inside the file, e.g. ``"showers"``.
+    index : int or None
+        Global index of the first offending shower.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        dataset: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = None if path is None else os.fspath(path)
+        self.dataset = dataset
+        self.index = index
+        super().__init__(describe(problem, path=path, dataset=dataset, index=index))
+
+    def __reduce__(self):  # keep the fields when dask ships the error between processes
+        return (
+            _rebuild,
+            (self.problem, self.path, self.dataset, self.index),
+        )
+
+
+def _rebuild(problem, path, dataset, index):
+    return ShowerDataError(problem, path=path, dataset=dataset, index=index)
+
+
+def describe(
+    problem: str,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    dataset: str | None = None,
+    index: int | None = None,
+) -> str:
+    """Prefix ``problem`` with the location it was found at."""
+    where = []
+    if path is not None:
+        where.append(f"file '{os.fspath(path)}'")
+    if dataset is not None:
+        where.append(f"dataset '{dataset}'")
+    if index is not None:
+        where.append(f"shower {index}")
+    return f"{', '.join(where)}: {problem}" if where else problem
+
+
+class MissingDataError(KeyError, ValueError):
+    """A dataset or attribute the layout requires is not in the file.
+
+    Both a :class:`KeyError` (what 0.7's readers raised) and a
+    :class:`ValueError` (what 0.7's ``get_file_shape`` raised).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return self.message

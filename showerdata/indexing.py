@@ -1,0 +1,97 @@
+"""Normalisation of the indices users pass to ``showers[...]`` and files."""
+
+from __future__ import annotations
+
+import numbers
+from types import EllipsisType
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+IndexLike = int | slice | EllipsisType | tuple | ArrayLike
+Selection = slice | np.ndarray
+
+
+def normalize_index(index: IndexLike, length: int) -> Selection:
+    """Turn a user index along the shower axis into a slice or an int64 array.
+
+    Integers select one shower but keep the shower axis (as showerdata 0.7 does);
+    negative integers count from the end. Boolean masks become the positions they
+    select. Out-of-range positions raise :class:`IndexError`; floats and
+    non-integer arrays raise :class:`TypeError`; multi-dimensional indices raise
+    :class:`ValueError`.
+    """
+    if isinstance(index, tuple):
+        if len(index) == 0:
+            return slice(0, length, 1)
+        if len(index) > 1:
+            raise ValueError(
+                "Multi-dimensional indexing is not supported: index showers along "
+                "the first axis, then slice the fields (e.g. s.points[:, :10])."
+            )
+        index = index[0]
+    if index is Ellipsis:
+        return slice(0, length, 1)
+    if isinstance(index, slice):
+        start, stop, step = index.indices(length)
+        if step < 0:  # keep slices forward-only so they compose by plain arithmetic
+            return np.arange(start, stop, step, dtype=np.int64)
+        return slice(start, max(start, stop), step)
+    if isinstance(index, (bool, np.bool_)):
+        raise TypeError(f"Cannot index showers with a boolean scalar ({index!r}).")
+    if isinstance(index, numbers.Integral):
+        position = int(index)
+        if not -length <= position < length:
+            raise IndexError(
+                f"Shower index {position} is out of range for {length} showers."
+            )
+        position %= length
+        return slice(position, position + 1, 1)
+    return _array_selection(index, length)
+
+
+def _array_selection(index: Any, length: int) -> np.ndarray:
+    array = np.asarray(index)
+    if array.ndim != 1:
+        raise ValueError(
+            f"Multi-dimensional indexing is not supported (index has shape "
+            f"{array.shape}); use a 1-D list or array of shower positions."
+        )
+    if array.dtype == bool:
+        if len(array) != length:
+            raise IndexError(
+                f"Boolean mask of length {len(array)} does not match {length} showers."
+            )
+        return np.flatnonzero(array)
+    if array.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"Shower indices must be integers, got an array of dtype {array.dtype}."
+        )
+    array = array.astype(np.int64)
+    bad = (array < -length) | (array >= length)
+    if bad.any():
+        first = int(array[np.argmax(bad)])
+        raise IndexError(f"Shower index {first} is out of range for {length} showers.")
+    return np.where(array < 0, array + length, array)
+
+
+def selection_length(selection: Selection, length: int) -> int:
+    """Number of showers a normalised selection picks."""
+    if isinstance(selection, slice):
+        return len(range(*selection.indices(length)))
+    return len(selection)
+
+
+def compose(outer: Selection, inner: Selection, length: int) -> Selection:
+    """The selection equal to applying ``outer`` then ``inner``.
+
+    ``length`` is the length of the axis ``outer`` applies to.
+    """
+    if isinstance(outer, slice) and isinstance(inner, slice):
+        positions = range(*outer.indices(length))[inner]
+        return slice(positions.start, positions.stop, positions.step)
+    base = np.arange(length)[outer] if isinstance(outer, slice) else outer
+    return base[inner]

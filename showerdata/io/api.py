@@ -1,0 +1,513 @@
+"""The file functions of the showerdata API (HDF5 layout of showerdata 0.7).
+
+Readers return lazy objects and read nothing but the layout; writers compute
+lazy data chunk by chunk and stream it to disk.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dask.array as da
+import h5py
+import numpy as np
+from numpy.typing import NDArray
+
+from ..bundle import is_lazy_array
+from ..config import showers_per_chunk
+from ..errors import MissingDataError, ShowerDataError
+from ..showers import IncidentParticles, Showers
+from .handles import cached_reader
+from .hdf5_read import (
+    open_particles,
+    open_showers,
+    open_target,
+    read_particles_length,
+    read_points_header,
+)
+from .hdf5_write import (
+    check_destination,
+    create_particles_layout,
+    create_points_datasets,
+    create_showers_layout,
+    existing_file,
+    new_file,
+    write_fields,
+    write_points,
+)
+from .layout import points_dataset_names
+from .streaming import iter_blocks
+
+PathLike = str | os.PathLike[str]
+
+
+def _path(path: PathLike) -> str:
+    return os.fspath(path)
+
+
+def load(
+    path: PathLike,
+    start: int = 0,
+    stop: int | None = None,
+    max_points: int | None = -1,
+    *,
+    chunks: int | None = None,
+) -> Showers:
+    """Open showers lazily; nothing but the layout is read until computed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Shower file.
+    start, stop : int, optional
+        Rows to open (negative values count from the end). Positions past the
+        end raise :class:`IndexError`.
+    max_points : int, optional
+        Length of the padded point axis; -1 or None keeps the file's P. Longer
+        showers are truncated and their ``num_points`` clipped.
+    chunks : int, optional
+        Showers per dask chunk; default gives ~``showerdata.chunk-bytes``
+        (64 MiB) of padded points per chunk.
+
+    Returns
+    -------
+    Showers
+        Lazy showers; ``.compute()`` gives numpy arrays. Indexing them
+        (``showers[7_000_123]``) reads only the selected showers.
+    """
+    return open_showers(_path(path), start, stop, max_points, chunks)
+
+
+def load_inc_particles(
+    path: PathLike, start: int = 0, stop: int | None = None
+) -> IncidentParticles:
+    """Open the incident particles of a file lazily.
+
+    Works on shower files and on files holding only incident particles.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Shower or incident-particle file.
+    start, stop : int, optional
+        Rows to open, as in :func:`load`.
+
+    Returns
+    -------
+    IncidentParticles
+        Lazy incident particles.
+    """
+    return open_particles(_path(path), start, stop)
+
+
+def save(
+    data: Showers | IncidentParticles,
+    path: PathLike,
+    overwrite: bool = False,
+    *,
+    progress: bool = False,
+) -> None:
+    """Write showers or incident particles to a new file.
+
+    Lazy data is computed chunk by chunk while earlier chunks are written, so
+    memory stays bounded by the chunk size. The file appears at ``path`` only
+    when complete; on error the previous file at ``path`` is untouched.
+
+    Parameters
+    ----------
+    data : Showers or IncidentParticles
+        What to write.
+    path : str or os.PathLike
+        Destination file.
+    overwrite : bool
+        Replace an existing file; otherwise raise :class:`FileExistsError`
+        before any work is done.
+    progress : bool
+        Show a progress bar.
+    """
+    if not isinstance(data, (Showers, IncidentParticles)):
+        raise TypeError(
+            f"save() takes Showers or IncidentParticles, not {type(data).__name__}."
+        )
+    with new_file(path, overwrite) as file:
+        if isinstance(data, Showers):
+            create_showers_layout(file, data.points.shape)
+            rows = showers_per_chunk(data.max_points, data.num_features)
+        else:
+            create_particles_layout(file, len(data))
+            rows = 2**20
+        fields = data._fields()
+        for start, block in iter_blocks(fields, chunk_length=rows, progress=progress):
+            write_fields(file, start, block)
+
+
+def create_empty_file(
+    path: PathLike, shape: tuple[int, int, int], overwrite: bool = True
+) -> None:
+    """Create a file of ``shape`` = (N, P, F) to be filled with :func:`save_batch`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file.
+    shape : tuple of int
+        (number of showers, max points, features per point).
+    overwrite : bool
+        Replace an existing file (default True, as in showerdata 0.7).
+    """
+    shape = _checked_shape(shape, "shape")
+    with new_file(path, overwrite) as file:
+        create_showers_layout(file, shape)
+
+
+def _checked_shape(shape: Any, what: str) -> tuple[int, int, int]:
+    values = tuple(int(v) for v in shape)
+    if len(values) != 3 or min(values) < 0:
+        raise ValueError(
+            f"{what} must be 3 non-negative integers (N, P, F), got {shape}."
+        )
+    return values  # type: ignore[return-value]
+
+
+def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
+    """Write showers into rows ``start ...`` of an existing file.
+
+    Use :func:`create_empty_file` first. Lazy data is streamed chunk by chunk.
+
+    Parameters
+    ----------
+    data : Showers
+        Showers to write; their (P, F) must equal the file's.
+    path : str or os.PathLike
+        File created by :func:`create_empty_file` (or :func:`save`).
+    start : int
+        First row to write.
+
+    Raises
+    ------
+    ValueError
+        (P, F) of ``data`` differ from the file's.
+    IndexError
+        The rows would run past the end of the file, or ``start`` is negative.
+    """
+    path = _path(path)
+    header = read_points_header(path)
+    _check_batch(
+        path,
+        header.num_showers,
+        (header.max_points, header.num_features),
+        data.points.shape,
+        start,
+        "showers",
+    )
+    fields = data._fields()
+    rows = showers_per_chunk(header.max_points, header.num_features)
+    with existing_file(path) as file:
+        for offset, block in iter_blocks(fields, chunk_length=rows):
+            write_fields(file, start + offset, block)
+
+
+def _check_batch(
+    path: str,
+    num_rows: int,
+    row_shape: tuple[int, ...],
+    data_shape: tuple[int, ...],
+    start: int,
+    dataset: str,
+) -> None:
+    if tuple(data_shape[1:]) != tuple(row_shape):
+        raise ValueError(
+            f"file '{path}', dataset '{dataset}': shape mismatch: the file holds "
+            f"showers of shape {tuple(row_shape)}, got {tuple(data_shape[1:])}."
+        )
+    if start < 0 or start + data_shape[0] > num_rows:
+        raise IndexError(
+            f"Cannot write to {path}: start index {start} + data length "
+            f"{data_shape[0]} exceeds file shape {num_rows}."
+        )
+
+
+def get_file_shape(path: PathLike) -> tuple[int, int, int]:
+    """Shape (N, P, F) of the showers in a file.
+
+    Raises
+    ------
+    ValueError
+        The file holds no shower data (e.g. only incident particles).
+    """
+    path = _path(path)
+    try:
+        header = read_points_header(path)
+    except MissingDataError as error:
+        raise ValueError(f"{path} is not a valid shower data file: {error}") from None
+    return (header.num_showers, header.max_points, header.num_features)
+
+
+def get_file_length(path: PathLike) -> int:
+    """Number of showers (or incident particles) in a file."""
+    path = _path(path)
+    try:
+        return read_particles_length(path, with_ids=False)
+    except MissingDataError as error:
+        raise ValueError(f"{path} is not a valid shower data file: {error}") from None
+
+
+# -- metadata -------------------------------------------------------------------------
+
+
+def load_metadata(path: PathLike) -> dict[str, Any]:
+    """Root attributes of a file (including ``showerdata_version``)."""
+    return dict(cached_reader(_path(path)).attrs.items())
+
+
+def add_metadata(path: PathLike, metadata: dict[str, str | int | float | bool]) -> None:
+    """Set root attributes of an existing file.
+
+    Values must be str, int, float or bool (stored as HDF5 attributes; nothing
+    is pickled).
+    """
+    for key, value in metadata.items():
+        if not isinstance(value, (str, int, float, bool, np.generic)):
+            raise TypeError(
+                f"metadata '{key}' must be str, int, float or bool, not "
+                f"{type(value).__name__}."
+            )
+    with existing_file(_path(path)) as file:
+        for key, value in metadata.items():
+            file.attrs[key] = value
+
+
+# -- targets ---------------------------------------------------------------------------
+
+
+def add_target_dataset(
+    path: PathLike,
+    shape: tuple[int, int, int],
+    key: str = "target",
+    exists_ok: bool = False,
+) -> None:
+    """Add an empty target of ``shape`` = (N, P, F) to an existing file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Existing file.
+    shape : tuple of int
+        Shape of the padded target.
+    key : str
+        Group name of the target.
+    exists_ok : bool
+        Do nothing if the target exists; otherwise raise :class:`FileExistsError`.
+    """
+    path = _path(path)
+    shape = _checked_shape(shape, "shape")
+    with existing_file(path) as file:
+        if key in file:
+            if exists_ok:
+                return
+            raise FileExistsError(f"Dataset '{key}' already exists in {path}.")
+        create_points_datasets(file, key, shape)
+
+
+def _target_num_points(data: Any, path: str, num_points: Any, start: int) -> Any:
+    if data.ndim != 3:
+        raise ValueError(
+            "Data must be a 3D array with shape (num_showers, max_points, features), "
+            f"got shape {data.shape}."
+        )
+    if num_points is None:
+        if not os.path.isfile(path):
+            raise ValueError(
+                "num_points must be provided if the file does not exist yet."
+            )
+        showers_num_points = cached_reader(path).get("num_points")
+        if showers_num_points is None:
+            raise MissingDataError(
+                f"file '{path}': no 'num_points' dataset to take the target's from; "
+                "pass num_points."
+            )
+        num_points = showers_num_points[start : start + data.shape[0]]
+    lazy = is_lazy_array(num_points) or is_lazy_array(data)
+    num_points = (da if lazy else np).asarray(num_points).astype(np.int32).reshape(-1)
+    if num_points.shape[0] != data.shape[0]:
+        raise ValueError(
+            "num_points must have the same length as the number of showers in data "
+            f"({num_points.shape[0]} != {data.shape[0]})."
+        )
+    if not lazy:
+        if np.any(num_points < 0):
+            raise ValueError("num_points values must be non-negative.")
+        if np.any(num_points > data.shape[1]):
+            raise ValueError(
+                "num_points values cannot exceed the maximum number of points "
+                f"({data.shape[1]})."
+            )
+    else:
+        num_points = num_points.map_blocks(
+            _checked_target_counts, data.shape[1], dtype=np.int32
+        )
+    return num_points
+
+
+def _checked_target_counts(counts: np.ndarray, max_points: int) -> np.ndarray:
+    bad = (counts < 0) | (counts > max_points)
+    if bad.any():
+        raise ShowerDataError(
+            f"num_points = {counts[np.argmax(bad)]} is outside 0..{max_points}",
+            dataset="num_points",
+        )
+    return counts
+
+
+def _target_fields(data: Any, num_points: Any) -> dict[str, Any]:
+    if is_lazy_array(data) or is_lazy_array(num_points):
+        data = da.asarray(data).astype(np.float32)
+        num_points = da.asarray(num_points).rechunk({0: data.chunks[0]})
+        data = data.rechunk({1: -1, 2: -1})
+    else:
+        data = np.asarray(data, dtype=np.float32)
+    return {"points": data, "num_points": num_points}
+
+
+def save_target(
+    data: NDArray[np.float32] | da.Array,
+    path: PathLike,
+    num_points: NDArray[np.int32] | da.Array | None = None,
+    name: str = "target",
+    overwrite: bool = False,
+) -> None:
+    """Save a padded target (e.g. a generative model's latent) under ``name``.
+
+    The file is created if it does not exist. The target is written under a
+    temporary name and moved into place when complete, so a failure keeps the
+    previous target.
+
+    Parameters
+    ----------
+    data : array, shape (N, P, F)
+        Padded target; numpy or dask.
+    path : str or os.PathLike
+        File to add the target to.
+    num_points : array, shape (N,), optional
+        Real points per row; default: the file's showers' ``num_points``.
+    name : str
+        Group name of the target.
+    overwrite : bool
+        Replace an existing target of that name.
+    """
+    path = _path(path)
+    num_points = _target_num_points(data, path, num_points, 0)
+    fields = _target_fields(data, num_points)
+    if not os.path.exists(path):
+        check_destination(path, overwrite=False)
+        h5py.File(path, "w").close()
+    with existing_file(path) as file:
+        if name in file and not overwrite:
+            raise FileExistsError(
+                f"Dataset '{name}' already exists in {path}. Use overwrite=True to "
+                "overwrite."
+            )
+        staging = f".{name}.partial"
+        if staging in file:
+            del file[staging]
+        shape = tuple(int(d) for d in data.shape)
+        try:
+            file.create_group(staging)
+            create_points_datasets(file, staging, shape)
+            rows = showers_per_chunk(shape[1], shape[2])
+            for start, block in iter_blocks(fields, chunk_length=rows):
+                write_points(file, staging, start, block["points"], block["num_points"])
+        except BaseException:
+            del file[staging]
+            raise
+        if name in file:
+            del file[name]
+        file.move(staging, name)
+
+
+def save_target_batch(
+    data: NDArray[np.float32] | da.Array,
+    path: PathLike,
+    num_points: NDArray[np.int32] | da.Array | None = None,
+    start: int = 0,
+    key: str = "target",
+) -> None:
+    """Write target rows ``start ...`` into a target made by :func:`add_target_dataset`.
+
+    Parameters
+    ----------
+    data : array, shape (n, P, F)
+        Padded target rows; (P, F) must equal the target's.
+    path : str or os.PathLike
+        Existing file.
+    num_points : array, shape (n,), optional
+        Real points per row; default: the file's showers' ``num_points``.
+    start : int
+        First row to write.
+    key : str
+        Target group name.
+    """
+    path = _path(path)
+    try:
+        header = read_points_header(path, key)
+    except MissingDataError:
+        raise MissingDataError(f"Key '{key}' not found in {path}.") from None
+    num_points = _target_num_points(data, path, num_points, start)
+    _check_batch(
+        path,
+        header.num_showers,
+        (header.max_points, header.num_features),
+        data.shape,
+        start,
+        points_dataset_names(key)[0],
+    )
+    fields = _target_fields(data, num_points)
+    rows = showers_per_chunk(header.max_points, header.num_features)
+    with existing_file(path) as file:
+        for offset, block in iter_blocks(fields, chunk_length=rows):
+            write_points(
+                file, key, start + offset, block["points"], block["num_points"]
+            )
+
+
+def load_target(
+    path: PathLike,
+    key: str = "target",
+    start: int = 0,
+    stop: int | None = None,
+    max_points: int | None = -1,
+) -> tuple[da.Array, da.Array]:
+    """Open a target lazily: ``(points, num_points)`` as dask arrays.
+
+    Call ``dask.compute(points, num_points)`` for numpy arrays.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File holding the target.
+    key : str
+        Target group name.
+    start, stop : int, optional
+        Rows to open, as in :func:`load`.
+    max_points : int, optional
+        Length of the padded point axis; -1 or None keeps the target's P.
+    """
+    return open_target(_path(path), key, start, stop, max_points)
+
+
+__all__ = [
+    "add_metadata",
+    "add_target_dataset",
+    "create_empty_file",
+    "get_file_length",
+    "get_file_shape",
+    "load",
+    "load_inc_particles",
+    "load_metadata",
+    "load_target",
+    "save",
+    "save_batch",
+    "save_target",
+    "save_target_batch",
+]

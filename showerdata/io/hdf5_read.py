@@ -1,0 +1,449 @@
+"""Lazy reading of the showerdata 0.7 HDF5 layout.
+
+Every task reads one selection of rows through :func:`cached_reader`, so a
+graph carries ``(path, dataset, rows)`` and pickles to any worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import dask.array as da
+import h5py
+import numpy as np
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+
+from ..config import showers_per_chunk
+from ..errors import MissingDataError, ShowerDataError
+from ..indexing import Selection, compose, selection_length
+from ..ragged import pad_rows, row_lengths
+from ..showers import IncidentParticles, Showers
+from ..validation import check_points
+from .handles import cached_reader, open_hdf5
+from .layout import points_dataset_names
+
+FLOAT_FIELDS = {"energies": 1, "directions": 3}
+INT_FIELDS = ("pdg", "shower_ids")
+
+
+# -- layout checks --------------------------------------------------------------
+
+
+def require_dataset(file: h5py.File, name: str, path: str) -> h5py.Dataset:
+    """The dataset ``name`` of ``file``, or :class:`MissingDataError`."""
+    item = file.get(name)
+    if item is None:
+        raise MissingDataError(
+            f"file '{path}': dataset '{name}' not found (not a showerdata file, or "
+            "written without it)."
+        )
+    if not isinstance(item, h5py.Dataset):
+        raise ShowerDataError(
+            "expected a dataset, found a group", path=path, dataset=name
+        )
+    return item
+
+
+def check_dataset(
+    dataset: h5py.Dataset, path: str, kinds: str, shape: tuple[int, ...]
+) -> None:
+    """Raise :class:`ShowerDataError` unless dtype kind and shape match."""
+    if dataset.dtype.kind not in kinds:
+        raise ShowerDataError(
+            f"has dtype {dataset.dtype}, expected "
+            + ("a float" if kinds == "f" else "an integer")
+            + " type",
+            path=path,
+            dataset=dataset.name.lstrip("/"),
+        )
+    if dataset.shape != shape:
+        raise ShowerDataError(
+            f"has shape {dataset.shape}, expected {shape}",
+            path=path,
+            dataset=dataset.name.lstrip("/"),
+        )
+
+
+@dataclass(frozen=True)
+class PointsHeader:
+    """What the file says about one padded point-cloud dataset."""
+
+    path: str
+    rows: str  # vlen dataset of flattened rows
+    num_points: str  # its num_points dataset
+    num_showers: int
+    max_points: int
+    num_features: int
+
+
+def read_points_header(
+    path: str, key: str = "showers", handle: h5py.File | None = None
+) -> PointsHeader:
+    """Read and check the shape and datasets of a point-cloud key."""
+    rows_name, shape_name, num_points_name = points_dataset_names(key)
+    file = cached_reader(path) if handle is None else handle
+    shape_ds = require_dataset(file, shape_name, path)
+    if shape_ds.dtype.kind not in "iu" or shape_ds.shape != (3,):
+        raise ShowerDataError(
+            f"must hold 3 integers (N, P, F), has dtype {shape_ds.dtype} and shape "
+            f"{shape_ds.shape}",
+            path=path,
+            dataset=shape_name,
+        )
+    num_showers, max_points, num_features = (int(v) for v in shape_ds[()])
+    rows = require_dataset(file, rows_name, path)
+    if h5py.check_vlen_dtype(rows.dtype) is None or rows.ndim != 1:
+        raise ShowerDataError(
+            f"must be a 1-D variable-length float dataset, has dtype {rows.dtype} and "
+            f"shape {rows.shape}",
+            path=path,
+            dataset=rows_name,
+        )
+    if rows.shape[0] != num_showers:
+        raise ShowerDataError(
+            f"has {rows.shape[0]} rows but '{shape_name}' says {num_showers} showers",
+            path=path,
+            dataset=rows_name,
+        )
+    check_dataset(
+        require_dataset(file, num_points_name, path), path, "iu", (num_showers,)
+    )
+    return PointsHeader(
+        path, rows_name, num_points_name, num_showers, max_points, num_features
+    )
+
+
+def read_particles_length(path: str, with_ids: bool) -> int:
+    """Check the per-shower datasets and return their common length."""
+    file = cached_reader(path)
+    length = require_dataset(file, "energies", path).shape[0]
+    for name, width in FLOAT_FIELDS.items():
+        check_dataset(require_dataset(file, name, path), path, "f", (length, width))
+    for name in INT_FIELDS if with_ids else ("pdg",):
+        check_dataset(require_dataset(file, name, path), path, "iu", (length,))
+    return length
+
+
+# -- tasks ------------------------------------------------------------------------
+
+
+def read_selection(dataset: h5py.Dataset, selection: Selection) -> np.ndarray:
+    """``dataset[selection]`` for a forward slice or any array of rows."""
+    if isinstance(selection, slice):
+        return dataset[selection]
+    if len(selection) == 0:
+        return dataset[0:0]
+    unique, inverse = np.unique(selection, return_inverse=True)
+    low, high = int(unique[0]), int(unique[-1]) + 1
+    # One contiguous read beats h5py's point selection unless the rows are sparse.
+    if high - low <= 4 * len(unique):
+        return dataset[low:high][selection - low]
+    return dataset[unique][inverse]
+
+
+def file_row(selection: Selection, position: int) -> int:
+    """Row of the file holding the ``position``-th selected shower."""
+    if isinstance(selection, slice):
+        return selection.start + position * selection.step
+    return int(selection[position])
+
+
+def read_field(path: str, name: str, selection: Selection, dtype: str) -> np.ndarray:
+    """Task: rows of a per-shower dataset, cast to ``dtype``."""
+    return np.asarray(read_selection(cached_reader(path)[name], selection), dtype=dtype)
+
+
+def read_num_points(
+    path: str, name: str, selection: Selection, max_points: int
+) -> np.ndarray:
+    """Task: num_points of the rows, clipped to a shortened point axis."""
+    counts = read_field(path, name, selection, "int32")
+    return np.minimum(counts, max_points, dtype=np.int32)
+
+
+def read_points(
+    header: PointsHeader,
+    selection: Selection,
+    max_points: int,
+    check_energies: bool,
+) -> np.ndarray:
+    """Task: padded block of the selected rows, checked against num_points."""
+    return read_points_from(
+        cached_reader(header.path), header, selection, max_points, check_energies
+    )
+
+
+def read_points_from(
+    file: h5py.File,
+    header: PointsHeader,
+    selection: Selection,
+    max_points: int,
+    check_energies: bool,
+) -> np.ndarray:
+    """Padded block of the selected rows of an open file (see :func:`read_points`)."""
+    rows = read_selection(file[header.rows], selection)
+    stored = read_selection(file[header.num_points], selection).astype(np.int64)
+    lengths = row_lengths(rows)
+    bad = (lengths != stored * header.num_features) | (stored < 0)
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise ShowerDataError(
+            f"row holds {lengths[position]} floats but num_points = {stored[position]} "
+            f"with {header.num_features} features per point",
+            path=header.path,
+            dataset=header.rows,
+            index=file_row(selection, position),
+        )
+    points = pad_rows(rows, max_points, header.num_features)
+    if check_energies:
+        try:
+            check_points(points, np.minimum(stored, max_points))
+        except ShowerDataError as error:
+            raise ShowerDataError(
+                error.problem,
+                path=header.path,
+                dataset=header.rows,
+                index=file_row(selection, error.index or 0),
+            ) from None
+    return points
+
+
+def read_shower_rows(
+    file: h5py.File, header: PointsHeader, selection: Selection
+) -> Showers:
+    """In-memory :class:`Showers` of the selected rows of an open file."""
+    fields = {
+        name: np.asarray(read_selection(file[name], selection), dtype=dtype)
+        for name, dtype in (
+            ("energies", "float32"),
+            ("pdg", "int32"),
+            ("directions", "float32"),
+            ("shower_ids", "int32"),
+            ("num_points", "int32"),
+        )
+    }
+    fields["points"] = read_points_from(
+        file, header, selection, header.max_points, True
+    )
+    return Showers._from_fields(fields)
+
+
+# -- graphs -----------------------------------------------------------------------
+
+
+def split_selection(selection: Selection, length: int, chunk: int) -> list[Selection]:
+    """Cut a selection into consecutive pieces of ``chunk`` showers."""
+    count = selection_length(selection, length)
+    if count == 0:
+        return [slice(0, 0, 1)]
+    pieces = []
+    for first in range(0, count, chunk):
+        last = min(first + chunk, count)
+        if isinstance(selection, slice):
+            step = selection.step
+            start = selection.start + first * step
+            pieces.append(slice(start, selection.start + (last - 1) * step + 1, step))
+        else:
+            pieces.append(selection[first:last])
+    return pieces
+
+
+def lazy_from_tasks(
+    name: str,
+    task: Callable[..., np.ndarray],
+    arguments: Sequence[tuple[Any, ...]],
+    lengths: Sequence[int],
+    tail_shape: tuple[int, ...],
+    dtype: str,
+) -> da.Array:
+    """Dask array with one task ``task(*arguments[i])`` per chunk along axis 0."""
+    zeros = (0,) * len(tail_shape)
+    graph = {(name, i, *zeros): (task, *args) for i, args in enumerate(arguments)}
+    chunks = (tuple(lengths), *((d,) for d in tail_shape))
+    meta = np.empty((0,) * (1 + len(tail_shape)), dtype=dtype)
+    return da.Array(
+        HighLevelGraph.from_collections(name, graph),
+        name,
+        chunks,
+        dtype=dtype,
+        meta=meta,
+    )
+
+
+@dataclass(frozen=True)
+class StoredRows:
+    """A lazily read selection of a file's rows (see ``bundle.StoredSelection``)."""
+
+    path: str
+    kind: type  # Showers or IncidentParticles
+    num_rows: int
+    selection: Selection
+    chunk_length: int
+    header: PointsHeader | None = None  # for showers
+    max_points: int = 0
+
+    def select(self, selection: Selection) -> Any:
+        rows = compose(self.selection, selection, self.num_rows)
+        return replace(self, selection=rows).to_bundle()
+
+    def to_bundle(self) -> Any:
+        pieces = split_selection(self.selection, self.num_rows, self.chunk_length)
+        lengths = [selection_length(p, self.num_rows) for p in pieces]
+        token = tokenize(
+            self.path, _file_identity(self.path), self.selection, self.chunk_length
+        )
+
+        def field(
+            name: str, dataset: str, tail: tuple[int, ...], dtype: str
+        ) -> da.Array:
+            args = [(self.path, dataset, piece, dtype) for piece in pieces]
+            return lazy_from_tasks(
+                f"{name}-{token}", read_field, args, lengths, tail, dtype
+            )
+
+        fields = {
+            "energies": field("energies", "energies", (1,), "float32"),
+            "pdg": field("pdg", "pdg", (), "int32"),
+            "directions": field("directions", "directions", (3,), "float32"),
+        }
+        if self.kind is IncidentParticles:
+            return IncidentParticles._from_fields(fields, source=self)
+        assert self.header is not None
+        header, max_points = self.header, self.max_points
+        fields["shower_ids"] = field("shower_ids", "shower_ids", (), "int32")
+        fields["num_points"] = lazy_from_tasks(
+            f"num_points-{max_points}-{token}",
+            read_num_points,
+            [(self.path, header.num_points, p, max_points) for p in pieces],
+            lengths,
+            (),
+            "int32",
+        )
+        fields["points"] = lazy_from_tasks(
+            f"points-{max_points}-{token}",
+            read_points,
+            [(header, p, max_points, True) for p in pieces],
+            lengths,
+            (max_points, header.num_features),
+            "float32",
+        )
+        return Showers._from_fields(fields, source=self)
+
+
+def _file_identity(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def rows_selection(path: str, num_rows: int, start: int, stop: int | None) -> slice:
+    """The slice of rows for ``start``/``stop`` arguments, checked against the file.
+
+    Negative values count from the end, as in Python; positions past the end
+    raise :class:`IndexError` rather than silently returning fewer showers.
+    """
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)):
+        raise TypeError(f"start must be an integer, got {start!r}.")
+    if stop is not None and (
+        isinstance(stop, bool) or not isinstance(stop, (int, np.integer))
+    ):
+        raise TypeError(f"stop must be an integer or None, got {stop!r}.")
+    first = start + num_rows if start < 0 else start
+    last = num_rows if stop is None else (stop + num_rows if stop < 0 else stop)
+    if not 0 <= first <= num_rows or not 0 <= last <= num_rows:
+        raise IndexError(
+            f"file '{path}': start={start}, stop={stop} is out of range for "
+            f"{num_rows} showers."
+        )
+    return slice(first, max(first, last), 1)
+
+
+def open_showers(
+    path: str,
+    start: int = 0,
+    stop: int | None = None,
+    max_points: int | None = -1,
+    chunks: int | None = None,
+    key: str = "showers",
+) -> Showers:
+    """Lazy :class:`Showers` over rows ``start:stop`` of an HDF5 file."""
+    header = read_points_header(path, key)
+    length = read_particles_length(path, with_ids=True)
+    if length != header.num_showers:
+        raise ShowerDataError(
+            f"has {length} rows but 'shape' says {header.num_showers} showers",
+            path=path,
+            dataset="energies",
+        )
+    points_axis = (
+        header.max_points if max_points is None or max_points < 0 else max_points
+    )
+    chunk = chunks or showers_per_chunk(points_axis, header.num_features)
+    stored = StoredRows(
+        path=path,
+        kind=Showers,
+        num_rows=header.num_showers,
+        selection=rows_selection(path, header.num_showers, start, stop),
+        chunk_length=chunk,
+        header=header,
+        max_points=points_axis,
+    )
+    return stored.to_bundle()
+
+
+def open_particles(
+    path: str, start: int = 0, stop: int | None = None, chunks: int | None = None
+) -> IncidentParticles:
+    """Lazy :class:`IncidentParticles` over rows ``start:stop`` of an HDF5 file."""
+    length = read_particles_length(path, with_ids=False)
+    stored = StoredRows(
+        path=path,
+        kind=IncidentParticles,
+        num_rows=length,
+        selection=rows_selection(path, length, start, stop),
+        chunk_length=chunks or 2**20,
+    )
+    return stored.to_bundle()
+
+
+def open_target(
+    path: str,
+    key: str,
+    start: int = 0,
+    stop: int | None = None,
+    max_points: int | None = -1,
+    chunks: int | None = None,
+) -> tuple[da.Array, da.Array]:
+    """Lazy ``(points, num_points)`` of a target key; no energy checks apply."""
+    header = read_points_header(path, key)
+    points_axis = (
+        header.max_points if max_points is None or max_points < 0 else max_points
+    )
+    chunk = chunks or showers_per_chunk(points_axis, header.num_features)
+    selection = rows_selection(path, header.num_showers, start, stop)
+    pieces = split_selection(selection, header.num_showers, chunk)
+    lengths = [selection_length(p, header.num_showers) for p in pieces]
+    token = tokenize(path, _file_identity(path), key, selection, chunk, points_axis)
+    points = lazy_from_tasks(
+        f"target-points-{token}",
+        read_points,
+        [(header, p, points_axis, False) for p in pieces],
+        lengths,
+        (points_axis, header.num_features),
+        "float32",
+    )
+    num_points = lazy_from_tasks(
+        f"target-num-points-{token}",
+        read_num_points,
+        [(path, header.num_points, p, points_axis) for p in pieces],
+        lengths,
+        (),
+        "int32",
+    )
+    return points, num_points
+
+
+__all__ = ["open_hdf5", "open_particles", "open_showers", "open_target"]

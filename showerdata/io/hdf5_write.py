@@ -1,0 +1,123 @@
+"""Writing the showerdata 0.7 HDF5 layout, block by block.
+
+HDF5 has one writer: blocks computed anywhere are written here, in the calling
+process. New files are written under a temporary name and renamed into place
+only when complete, so a failed or interrupted save never leaves a partial file
+at the destination nor destroys the file that was there.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import h5py
+import numpy as np
+
+from .._version import __version__
+from ..ragged import unpad_rows
+from .handles import forget, open_hdf5
+from .layout import points_dataset_names
+
+VLEN_FLOAT32 = h5py.vlen_dtype(np.dtype("float32"))
+
+#: dtype and trailing shape of each per-shower dataset, as 0.7 writes them.
+PER_SHOWER = {
+    "energies": ("float32", (1,)),
+    "directions": ("float32", (3,)),
+    "pdg": ("int32", ()),
+    "shower_ids": ("int32", ()),
+    "num_points": ("int32", ()),
+}
+PARTICLE_FIELDS = ("energies", "directions", "pdg")
+
+
+def check_destination(path: str | os.PathLike[str], overwrite: bool) -> str:
+    """Fail early, before any work, if ``path`` cannot or may not be written."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"'{path}' is a directory; give a file name to write.")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(
+            f"File {path} already exists. Use overwrite=True to overwrite."
+        )
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(
+            f"Cannot write '{path}': directory '{parent}' does not exist."
+        )
+    return path
+
+
+@contextmanager
+def new_file(path: str | os.PathLike[str], overwrite: bool) -> Iterator[h5py.File]:
+    """An HDF5 file that appears at ``path`` only once the block exits cleanly."""
+    path = check_destination(path, overwrite)
+    directory, name = os.path.split(os.path.abspath(path))
+    partial = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        with h5py.File(partial, "w") as file:
+            file.attrs["showerdata_version"] = __version__
+            yield file
+        forget(path)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+@contextmanager
+def existing_file(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
+    """Open an existing file for writing in place (``save_batch`` and friends)."""
+    forget(path)
+    with open_hdf5(path, "r+") as file:
+        yield file
+
+
+def create_points_datasets(
+    file: h5py.File, key: str, shape: tuple[int, int, int], shape_dtype: str = "int32"
+) -> None:
+    """Create the vlen rows, ``shape`` and ``num_points`` datasets of ``key``."""
+    rows, shape_name, num_points = points_dataset_names(key)
+    file.create_dataset(rows, shape=(shape[0],), dtype=VLEN_FLOAT32)
+    file.create_dataset(shape_name, data=np.asarray(shape, dtype=shape_dtype))
+    file.create_dataset(num_points, shape=(shape[0],), dtype="int32")
+
+
+def create_showers_layout(file: h5py.File, shape: tuple[int, int, int]) -> None:
+    """Create every dataset of a showers file of ``shape`` = (N, P, F)."""
+    create_points_datasets(file, "showers", shape)
+    for name, (dtype, tail) in PER_SHOWER.items():
+        if name != "num_points":
+            file.create_dataset(name, shape=(shape[0], *tail), dtype=dtype)
+
+
+def create_particles_layout(file: h5py.File, length: int) -> None:
+    """Create the datasets of an incident-particles file."""
+    for name in PARTICLE_FIELDS:
+        dtype, tail = PER_SHOWER[name]
+        file.create_dataset(name, shape=(length, *tail), dtype=dtype)
+
+
+def write_points(
+    file: h5py.File, key: str, start: int, points: np.ndarray, num_points: np.ndarray
+) -> None:
+    """Write a padded block as vlen rows ``start ...`` of ``key``."""
+    rows_name, _, num_points_name = points_dataset_names(key)
+    stop = start + len(points)
+    if len(points):
+        file[rows_name][start:stop] = unpad_rows(points, num_points)
+        file[num_points_name][start:stop] = num_points
+
+
+def write_fields(file: h5py.File, start: int, block: Mapping[str, np.ndarray]) -> None:
+    """Write one block of showers (or particles) at rows ``start ...``."""
+    if "points" in block:
+        write_points(file, "showers", start, block["points"], block["num_points"])
+    for name in PER_SHOWER:
+        if name in block and name != "num_points":
+            values = block[name]
+            if len(values):
+                file[name][start : start + len(values)] = values

@@ -1,0 +1,106 @@
+"""Computing lazy data chunk by chunk with a bounded number of chunks in flight.
+
+Writers consume :func:`iter_blocks`: it yields the blocks of aligned fields in
+order while the next window of chunks is already being computed by dask (local
+threads, processes or a distributed cluster), so computing overlaps writing and
+peak memory is about two windows of chunks, whatever the size of the data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import dask
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..bundle import is_lazy_array
+
+WINDOW_KEY = "showerdata.chunks-in-flight"
+
+
+def chunks_in_flight() -> int:
+    """How many chunks to compute at once: the workers available, or the config."""
+    configured = dask.config.get(WINDOW_KEY, None)
+    if configured:
+        return int(configured)
+    try:
+        from distributed import default_client
+
+        return max(1, sum(default_client().nthreads().values()))
+    except (ImportError, ValueError):
+        return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+
+
+def iter_blocks(
+    fields: Mapping[str, Any],
+    *,
+    chunk_length: int = 65536,
+    progress: bool = False,
+    description: str = "writing",
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Yield ``(start, {name: numpy block})`` covering all rows in order.
+
+    Lazy fields must share their chunking along the first axis; in-memory
+    fields are cut into views of ``chunk_length`` rows without copying.
+    """
+    names = list(fields)
+    length = len(next(iter(fields.values())))
+    bar = tqdm(total=length, unit="showers", desc=description, disable=not progress)
+    try:
+        if not any(is_lazy_array(f) for f in fields.values()):
+            for start in range(0, length, chunk_length):
+                yield start, {n: fields[n][start : start + chunk_length] for n in names}
+                bar.update(min(chunk_length, length - start))
+            return
+        for start, values in _computed_chunks([fields[n] for n in names]):
+            yield start, dict(zip(names, values, strict=True))
+            bar.update(len(values[0]))
+    finally:
+        bar.close()
+
+
+def _computed_chunks(arrays: list[Any]) -> Iterator[tuple[int, list[np.ndarray]]]:
+    # Optimise jointly so keys shared between fields (e.g. points and the
+    # num_points counted from them) are computed once per chunk.
+    arrays = list(dask.optimize(*arrays))
+    per_field = [
+        a.to_delayed(optimize_graph=False).reshape(a.numblocks[0], -1)[:, 0]
+        for a in arrays
+    ]
+    lengths = arrays[0].chunks[0]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist()
+    window = chunks_in_flight()
+    groups = [
+        range(i, min(i + window, len(lengths))) for i in range(0, len(lengths), window)
+    ]
+
+    def compute(group: range) -> tuple:
+        return dask.compute(*[field[i] for i in group for field in per_field])
+
+    with ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="showerdata-compute"
+    ) as pool:
+        pending: Future | None = pool.submit(compute, groups[0]) if groups else None
+        for number, group in enumerate(groups):
+            assert pending is not None
+            values = pending.result()
+            pending = (
+                pool.submit(compute, groups[number + 1])
+                if number + 1 < len(groups)
+                else None
+            )
+            try:
+                for k, chunk in enumerate(group):
+                    yield (
+                        starts[chunk],
+                        list(values[k * len(arrays) : (k + 1) * len(arrays)]),
+                    )
+            except GeneratorExit:
+                if pending is not None:
+                    pending.cancel()
+                raise
+            del values  # free this window before the next one arrives

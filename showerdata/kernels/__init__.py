@@ -1,0 +1,1 @@
+"""Numba kernels: every hot loop of showerdata lives in this package."""

@@ -1,0 +1,44 @@
+"""The one place where padded blocks and ragged (vlen) rows are converted.
+
+A ragged row holds the real points of one shower flattened row-major
+(``num_points * F`` floats), as showerdata 0.7 stores them in HDF5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .kernels.layout import scatter_rows
+
+
+def row_lengths(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Number of floats in each ragged row."""
+    return np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+
+
+def pad_rows(
+    rows: Sequence[np.ndarray], max_points: int, num_features: int
+) -> np.ndarray:
+    """Padded float32 block ``(len(rows), max_points, num_features)`` from rows.
+
+    Rows longer than ``max_points`` points are truncated.
+    """
+    out = np.zeros((len(rows), max_points, num_features), dtype=np.float32)
+    if len(rows) == 0 or max_points == 0:
+        return out
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(row_lengths(rows), out=offsets[1:])
+    flat = np.concatenate(rows).astype(np.float32, copy=False)
+    scatter_rows(flat, offsets, out)
+    return out
+
+
+def unpad_rows(points: np.ndarray, num_points: np.ndarray) -> np.ndarray:
+    """Object array of ragged rows (views where possible) from a padded block."""
+    points = np.ascontiguousarray(points, dtype=np.float32)
+    rows = np.empty(len(points), dtype=object)
+    for i, k in enumerate(num_points.tolist()):
+        rows[i] = points[i, :k].reshape(-1)
+    return rows

@@ -1,0 +1,360 @@
+"""The data model: :class:`Showers`, :class:`IncidentParticles`, :func:`concatenate`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .bundle import Bundle, align_lazy, as_field, is_lazy_array
+from .kernels.layout import count_real_points
+from .validation import check_points, checked_points_block
+
+#: Coordinates/energy columns of a point; a fifth column, if present, is time.
+NUM_FEATURES_CHOICES = (4, 5)
+
+
+def _default_directions(length: int) -> np.ndarray:
+    directions = np.zeros((length, 3), dtype=np.float32)
+    directions[:, 2] = 1.0
+    return directions
+
+
+def _count_points(points: Any) -> Any:
+    if is_lazy_array(points):
+        return points.map_blocks(
+            count_real_points,
+            drop_axis=[1, 2],
+            dtype=np.int32,
+            meta=np.array((), np.int32),
+        )
+    return count_real_points(points)
+
+
+def _check_shapes(fields: dict[str, Any], expected: dict[str, tuple]) -> None:
+    for name, shape in expected.items():
+        actual = tuple(fields[name].shape)
+        if any(np.isnan(d) for d in actual):
+            raise ValueError(
+                f"{name} has unknown chunk sizes; call .compute_chunk_sizes() first."
+            )
+        if actual != shape:
+            raise ValueError(
+                f"{name} must have shape {_shape_text(shape)}, got {actual}."
+            )
+
+
+def _shape_text(shape: tuple) -> str:
+    return (
+        "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    )
+
+
+class IncidentParticles(Bundle):
+    """Incident particles: energies, PDG ids and directions, one row per shower.
+
+    Parameters
+    ----------
+    energies : array_like, shape (N, 1)
+        Energies of the incident particles [GeV].
+    pdg : array_like or int
+        PDG identifier(s); an int is used for every particle.
+    directions : array_like, shape (N, 3), optional
+        Unit vectors of the incident directions; default (0, 0, 1).
+
+    Notes
+    -----
+    Numpy inputs give an in-memory object, dask inputs a lazy one.
+    """
+
+    FIELDS = ("energies", "pdg", "directions")
+
+    energies: Any
+    pdg: Any
+    directions: Any
+
+    def __init__(
+        self,
+        energies: ArrayLike,
+        pdg: ArrayLike | int,
+        directions: ArrayLike | None = None,
+    ) -> None:
+        energies = as_field(energies, np.float32)
+        length = energies.shape[0] if energies.ndim else 0
+        pdg = as_field(pdg, np.int32)
+        if pdg.ndim == 0:
+            pdg = np.full((length,), int(pdg), dtype=np.int32)
+        if directions is None:
+            directions = _default_directions(length)
+        directions = as_field(directions, np.float32)
+        fields = {"energies": energies, "pdg": pdg, "directions": directions}
+        if energies.ndim != 2 or energies.shape[1] != 1:
+            raise ValueError(
+                f"energies must be a 2D array with shape (N, 1), got {energies.shape}."
+            )
+        _check_shapes(
+            fields,
+            {"energies": (length, 1), "pdg": (length,), "directions": (length, 3)},
+        )
+        if any(is_lazy_array(f) for f in fields.values()):
+            fields = align_lazy(fields)
+        Bundle.__init__(self)
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"IncidentParticles({len(self):,} particles, {_form_text(self)})"
+
+    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
+        """Save the incident particles to a new file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination file.
+        overwrite : bool
+            Replace an existing file; otherwise raise :class:`FileExistsError`.
+        """
+        from .io.api import save
+
+        save(self, path, overwrite=overwrite)
+
+
+class Showers(Bundle):
+    """Padded point clouds of calorimeter showers with their incident particles.
+
+    Parameters
+    ----------
+    points : array_like, shape (N, P, F)
+        Points ``x, y [mm], z = layer, e [GeV]`` and optionally ``t [ns]``
+        (F = 4 or 5); real points first, then zero padding (e == 0).
+    energies : array_like, shape (N, 1) or (N,)
+        Incident energies [GeV].
+    pdg : array_like or int
+        PDG identifier(s) of the incident particles.
+    directions : array_like, shape (N, 3), optional
+        Incident directions as unit vectors; default (0, 0, 1).
+    shower_ids : array_like, shape (N,), optional
+        Identifiers; default ``0 .. N-1``.
+    num_points : array_like, shape (N,), optional
+        Number of real points per shower; default: counted from ``points``.
+    copy : bool, optional
+        Copy numpy inputs (as :func:`numpy.asarray` ``copy=``).
+
+    Notes
+    -----
+    If any input is a dask array the object is *lazy*: every field becomes a
+    dask array chunked like that input, and the data checks run chunk by chunk
+    when the data is computed or written. Otherwise it is *in memory* and the
+    checks run now. Invalid data raises :class:`~showerdata.ShowerDataError`
+    (a :class:`ValueError`) naming the first bad shower.
+    """
+
+    FIELDS = ("points", "energies", "pdg", "directions", "shower_ids", "num_points")
+
+    points: Any
+    energies: Any
+    pdg: Any
+    directions: Any
+    shower_ids: Any
+    num_points: Any
+
+    def __init__(
+        self,
+        points: ArrayLike = (),
+        energies: ArrayLike = (),
+        pdg: ArrayLike | int = (),
+        directions: ArrayLike | None = None,
+        shower_ids: ArrayLike | None = None,
+        num_points: ArrayLike | None = None,
+        copy: bool | None = None,
+    ) -> None:
+        if isinstance(points, tuple) and len(points) == 0:
+            points = np.empty((0, 0, 5), dtype=np.float32)
+        points = as_field(points, np.float32, copy=copy)
+        if points.ndim != 3 or points.shape[2] not in NUM_FEATURES_CHOICES:
+            raise ValueError(
+                "points must be a 3D array with shape (num_showers, max_points, 4 or "
+                f"5), got {points.shape}."
+            )
+        length = points.shape[0]
+        energies = as_field(energies, np.float32, copy=copy)
+        if energies.ndim == 1:
+            energies = energies.reshape((-1, 1))
+        if isinstance(pdg, (int, np.integer)):
+            pdg = np.full((length,), int(pdg), dtype=np.int32)
+        pdg = as_field(pdg, np.int32, copy=copy)
+        if pdg.ndim > 1 and any(d != 1 for d in pdg.shape[1:]):
+            raise ValueError(f"pdg must be a 1D array, got shape {pdg.shape}.")
+        pdg = pdg.reshape((-1,))
+        if directions is None:
+            directions = _default_directions(length)
+        directions = as_field(directions, np.float32, copy=copy)
+        if shower_ids is None:
+            shower_ids = np.arange(length, dtype=np.int32)
+        shower_ids = as_field(shower_ids, np.int32, copy=copy)
+        counted = num_points is None
+        num_points = (
+            _count_points(points)
+            if counted
+            else as_field(num_points, np.int32, copy=copy)
+        )
+        fields = {
+            "points": points,
+            "energies": energies,
+            "pdg": pdg,
+            "directions": directions,
+            "shower_ids": shower_ids,
+            "num_points": num_points,
+        }
+        _check_shapes(
+            fields,
+            {
+                "energies": (length, 1),
+                "directions": (length, 3),
+                "pdg": (length,),
+                "shower_ids": (length,),
+                "num_points": (length,),
+            },
+        )
+        if any(is_lazy_array(f) for f in fields.values()):
+            fields = align_lazy(fields)
+            fields["points"] = da.map_blocks(
+                checked_points_block,
+                fields["points"],
+                fields["num_points"][:, None, None],
+                dtype=np.float32,
+                meta=np.empty((0, 0, 0), np.float32),
+            )
+        else:
+            check_points(points, num_points, dataset="points")
+        Bundle.__init__(self)
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    # 0.7 kept num_points private; user code still reads and writes it this way.
+    @property
+    def _num_points(self) -> Any:
+        return self.num_points
+
+    @_num_points.setter
+    def _num_points(self, value: Any) -> None:
+        self.num_points = value
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there are no showers."""
+        return len(self) == 0
+
+    @property
+    def max_points(self) -> int:
+        """Length P of the padded point axis."""
+        return int(self.points.shape[1])
+
+    @property
+    def num_features(self) -> int:
+        """Number F of features per point (4, or 5 with time)."""
+        return int(self.points.shape[2])
+
+    @property
+    def inc_particles(self) -> IncidentParticles:
+        """The incident particles of these showers (same form: lazy or in memory)."""
+        return IncidentParticles._from_fields(
+            {"energies": self.energies, "pdg": self.pdg, "directions": self.directions}
+        )
+
+    def copy(self) -> Showers:
+        """Return a copy; in-memory arrays are copied, dask graphs are shared.
+
+        Dask arrays are immutable, so sharing them is as safe as copying.
+        """
+        if self.is_lazy:
+            return Showers._from_fields(self._fields())
+        return Showers._from_fields({k: v.copy() for k, v in self._fields().items()})
+
+    def __add__(self, other: Showers) -> Showers:
+        if not isinstance(other, Showers):
+            raise TypeError(
+                f"Can only add Showers to Showers, not {type(other).__name__}."
+            )
+        if self.is_empty:
+            return other.copy()
+        if other.is_empty:
+            return self.copy()
+        return concatenate([self, other])
+
+    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
+        """Save the showers to a new file, computing lazy data chunk by chunk.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination file.
+        overwrite : bool
+            Replace an existing file; otherwise raise :class:`FileExistsError`.
+        """
+        from .io.api import save
+
+        save(self, path, overwrite=overwrite)
+
+    def __repr__(self) -> str:
+        n, p, f = self.points.shape
+        return f"Showers({n:,} showers, P={p}, F={f}, {_form_text(self)})"
+
+
+def _form_text(bundle: Bundle) -> str:
+    chunks = bundle.chunks
+    if chunks is None:
+        return "in memory"
+    plural = "s" if len(chunks) != 1 else ""
+    return f"lazy: {len(chunks)} chunk{plural} of <= {max(chunks):,}"
+
+
+def concatenate(data: Iterable[Showers]) -> Showers:
+    """Concatenate showers along the shower axis.
+
+    Point axes are zero-padded to the longest. The result is lazy if any input
+    is lazy; empty inputs are skipped.
+
+    Parameters
+    ----------
+    data : iterable of Showers
+        Showers to concatenate; all must have the same number of features F.
+
+    Returns
+    -------
+    Showers
+        The concatenated showers.
+    """
+    parts = [s for s in data if not s.is_empty]
+    if not parts:
+        return Showers()
+    features = {s.num_features for s in parts}
+    if len(features) > 1:
+        raise ValueError(
+            f"Cannot concatenate showers with different numbers of features {features}."
+        )
+    if len(parts) == 1:
+        return parts[0].copy()
+    max_points = max(s.max_points for s in parts)
+    lazy = any(s.is_lazy for s in parts)
+    lib = da if lazy else np
+
+    def padded(points: Any) -> Any:
+        missing = max_points - points.shape[1]
+        return lib.pad(points, ((0, 0), (0, missing), (0, 0))) if missing else points
+
+    fields = {
+        name: lib.concatenate(
+            [padded(s.points) if name == "points" else getattr(s, name) for s in parts],
+            axis=0,
+        )
+        for name in Showers.FIELDS
+    }
+    if lazy:
+        fields["points"] = fields["points"].rechunk({1: -1, 2: -1})
+    return Showers._from_fields(fields)

@@ -1,0 +1,39 @@
+"""Checks of shower blocks; errors name the file, dataset and shower index."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import ShowerDataError
+from .kernels.layout import OK, PROBLEMS, first_invalid_shower
+
+
+def check_points(
+    points: np.ndarray,
+    num_points: np.ndarray,
+    *,
+    offset: int = 0,
+    path: str | os.PathLike[str] | None = None,
+    dataset: str = "showers",
+) -> None:
+    """Raise :class:`ShowerDataError` for the first invalid shower of a block.
+
+    ``offset`` is the global index of the block's first shower, so the error
+    names the shower as the user counts it.
+    """
+    position, problem = first_invalid_shower(points, num_points.astype(np.int64))
+    if problem != OK:
+        raise ShowerDataError(
+            PROBLEMS[problem], path=path, dataset=dataset, index=offset + position
+        )
+
+
+def checked_points_block(
+    points: np.ndarray, num_points: np.ndarray, block_info: dict | None = None
+) -> np.ndarray:
+    """``map_blocks`` body: check a points block against its num_points block."""
+    offset = block_info[0]["array-location"][0][0] if block_info else 0
+    check_points(points, num_points.reshape(-1), offset=offset, dataset="points")
+    return points
