@@ -101,6 +101,18 @@ def create_particles_layout(file: h5py.File, length: int) -> None:
         file.create_dataset(name, shape=(length, *tail), dtype=dtype)
 
 
+def write_vlen_rows(dataset: h5py.Dataset, start: int, rows: np.ndarray) -> None:
+    """Write an object array of float32 rows at ``start`` of a vlen dataset.
+
+    Goes through h5py's low-level API: the high-level setter turns rows of
+    equal length into a 2-D array and then refuses them (h5py issue 2429).
+    """
+    file_space = dataset.id.get_space()
+    file_space.select_hyperslab((start,), (len(rows),))
+    memory_space = h5py.h5s.create_simple((len(rows),))
+    dataset.id.write(memory_space, file_space, rows)
+
+
 def write_points(
     file: h5py.File, key: str, start: int, points: np.ndarray, num_points: np.ndarray
 ) -> None:
@@ -108,7 +120,7 @@ def write_points(
     rows_name, _, num_points_name = points_dataset_names(key)
     stop = start + len(points)
     if len(points):
-        file[rows_name][start:stop] = unpad_rows(points, num_points)
+        write_vlen_rows(file[rows_name], start, unpad_rows(points, num_points))
         file[num_points_name][start:stop] = num_points
 
 
