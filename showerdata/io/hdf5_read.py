@@ -7,7 +7,6 @@ graph carries ``(path, dataset, rows)`` and pickles to any worker.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,10 +14,10 @@ import dask.array as da
 import h5py
 import numpy as np
 from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
 
 from ..config import showers_per_chunk
 from ..errors import MissingDataError, ShowerDataError
+from ..graphs import lazy_from_tasks
 from ..indexing import Selection, compose, selection_length
 from ..ragged import pad_rows, row_lengths
 from ..showers import IncidentParticles, Showers
@@ -250,28 +249,6 @@ def split_selection(selection: Selection, length: int, chunk: int) -> list[Selec
         else:
             pieces.append(selection[first:last])
     return pieces
-
-
-def lazy_from_tasks(
-    name: str,
-    task: Callable[..., np.ndarray],
-    arguments: Sequence[tuple[Any, ...]],
-    lengths: Sequence[int],
-    tail_shape: tuple[int, ...],
-    dtype: str,
-) -> da.Array:
-    """Dask array with one task ``task(*arguments[i])`` per chunk along axis 0."""
-    zeros = (0,) * len(tail_shape)
-    graph = {(name, i, *zeros): (task, *args) for i, args in enumerate(arguments)}
-    chunks = (tuple(lengths), *((d,) for d in tail_shape))
-    meta = np.empty((0,) * (1 + len(tail_shape)), dtype=dtype)
-    return da.Array(
-        HighLevelGraph.from_collections(name, graph),
-        name,
-        chunks,
-        dtype=dtype,
-        meta=meta,
-    )
 
 
 @dataclass(frozen=True)

@@ -64,13 +64,6 @@ def iter_blocks(
 
 
 def _computed_chunks(arrays: list[Any]) -> Iterator[tuple[int, list[np.ndarray]]]:
-    # Optimise jointly so keys shared between fields (e.g. points and the
-    # num_points counted from them) are computed once per chunk.
-    arrays = list(dask.optimize(*arrays))
-    per_field = [
-        a.to_delayed(optimize_graph=False).reshape(a.numblocks[0], -1)[:, 0]
-        for a in arrays
-    ]
     lengths = arrays[0].chunks[0]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist()
     window = chunks_in_flight()
@@ -79,26 +72,22 @@ def _computed_chunks(arrays: list[Any]) -> Iterator[tuple[int, list[np.ndarray]]
     ]
 
     def compute(group: range) -> tuple:
-        return dask.compute(*[field[i] for i in group for field in per_field])
+        # One compute call per window over all fields, so dask optimises them
+        # together and keys they share (e.g. points and the num_points counted
+        # from them) run once per chunk.
+        return dask.compute(*[a.blocks[i] for i in group for a in arrays])
 
-    with ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="showerdata-compute"
-    ) as pool:
+    with ThreadPoolExecutor(1, thread_name_prefix="showerdata-compute") as pool:
         pending: Future | None = pool.submit(compute, groups[0]) if groups else None
         for number, group in enumerate(groups):
             assert pending is not None
             values = pending.result()
-            pending = (
-                pool.submit(compute, groups[number + 1])
-                if number + 1 < len(groups)
-                else None
-            )
+            more = number + 1 < len(groups)
+            pending = pool.submit(compute, groups[number + 1]) if more else None
             try:
                 for k, chunk in enumerate(group):
-                    yield (
-                        starts[chunk],
-                        list(values[k * len(arrays) : (k + 1) * len(arrays)]),
-                    )
+                    fields = values[k * len(arrays) : (k + 1) * len(arrays)]
+                    yield starts[chunk], list(fields)
             except GeneratorExit:
                 if pending is not None:
                     pending.cancel()

@@ -1,0 +1,7 @@
+"""``python -m showerdata``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
