@@ -139,9 +139,10 @@ class Bundle:
         return self._select_fields(selection)
 
     def _select_fields(self: B, selection: Selection) -> B:
-        return type(self)._from_fields(
-            {name: getattr(self, name)[selection] for name in self.FIELDS}
-        )
+        fields = {name: getattr(self, name)[selection] for name in self.FIELDS}
+        if self.is_lazy:
+            fields = _drop_empty_chunks(fields)
+        return type(self)._from_fields(fields)
 
     def __iter__(self: B) -> Iterator[B]:
         return (self[i] for i in range(len(self)))
@@ -177,6 +178,19 @@ def align_lazy(fields: dict[str, Any]) -> dict[str, Any]:
     reference = next(f for f in fields.values() if is_lazy_array(f))
     chunks = reference.chunks[0]
     return {name: _rechunk_rows(array, chunks) for name, array in fields.items()}
+
+
+def _drop_empty_chunks(fields: dict[str, da.Array]) -> dict[str, da.Array]:
+    """Merge away the empty chunks slicing leaves (``x[:5:5]`` has chunks (1, 0)).
+
+    They are useless tasks, and dask's fancy indexing fails on an axis with more
+    chunks than elements ("range() arg 3 must not be zero").
+    """
+    chunks = next(iter(fields.values())).chunks[0]
+    kept = tuple(c for c in chunks if c) or (0,)
+    if kept == chunks:
+        return fields
+    return {name: array.rechunk({0: kept}) for name, array in fields.items()}
 
 
 def _rechunk_rows(array: Any, chunks: int | Sequence[int]) -> da.Array:

@@ -51,8 +51,15 @@ def normalize_index(index: IndexLike, length: int) -> Selection:
     return _array_selection(index, length)
 
 
-def _array_selection(index: Any, length: int) -> np.ndarray:
+def _array_selection(index: Any, length: int) -> Selection:
     array = np.asarray(index)
+    if array.ndim == 0:  # a scalar that is not an int: 1.5, None, "3", ...
+        if np.issubdtype(array.dtype, np.integer):  # e.g. np.array(3)
+            return normalize_index(int(array), length)
+        raise TypeError(
+            f"Shower indices must be integers, slices, lists or arrays of integers "
+            f"or boolean masks, got {index!r}."
+        )
     if array.ndim != 1:
         raise ValueError(
             f"Multi-dimensional indexing is not supported (index has shape "
@@ -93,5 +100,9 @@ def compose(outer: Selection, inner: Selection, length: int) -> Selection:
     if isinstance(outer, slice) and isinstance(inner, slice):
         positions = range(*outer.indices(length))[inner]
         return slice(positions.start, positions.stop, positions.step)
-    base = np.arange(length)[outer] if isinstance(outer, slice) else outer
-    return base[inner]
+    if isinstance(outer, slice):
+        # By arithmetic: arange(length) would cost 8 bytes per row of the whole
+        # file for every selection.
+        rows = range(*outer.indices(length))
+        return rows.start + np.asarray(inner, dtype=np.int64) * rows.step
+    return outer[inner]

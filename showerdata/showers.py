@@ -35,13 +35,17 @@ def _count_points(points: Any) -> Any:
     return count_real_points(points)
 
 
+def _check_known_shape(name: str, array: Any) -> None:
+    if any(np.isnan(d) for d in array.shape):
+        raise ValueError(
+            f"{name} has unknown chunk sizes; call .compute_chunk_sizes() first."
+        )
+
+
 def _check_shapes(fields: dict[str, Any], expected: dict[str, tuple]) -> None:
     for name, shape in expected.items():
+        _check_known_shape(name, fields[name])
         actual = tuple(fields[name].shape)
-        if any(np.isnan(d) for d in actual):
-            raise ValueError(
-                f"{name} has unknown chunk sizes; call .compute_chunk_sizes() first."
-            )
         if actual != shape:
             raise ValueError(
                 f"{name} must have shape {_shape_text(shape)}, got {actual}."
@@ -84,6 +88,7 @@ class IncidentParticles(Bundle):
         directions: ArrayLike | None = None,
     ) -> None:
         energies = as_field(energies, np.float32)
+        _check_known_shape("energies", energies)
         length = energies.shape[0] if energies.ndim else 0
         pdg = as_field(pdg, np.int32)
         if pdg.ndim == 0:
@@ -181,6 +186,7 @@ class Showers(Bundle):
                 "points must be a 3D array with shape (num_showers, max_points, 4 or "
                 f"5), got {points.shape}."
             )
+        _check_known_shape("points", points)
         length = points.shape[0]
         energies = as_field(energies, np.float32, copy=copy)
         if energies.ndim == 1:
@@ -343,6 +349,10 @@ def concatenate(data: Iterable[Showers]) -> Showers:
     max_points = max(s.max_points for s in parts)
     lazy = any(s.is_lazy for s in parts)
     lib = da if lazy else np
+    if lazy:
+        # dask would chunk each in-memory field on its own (by its itemsize);
+        # chunk them here so every field keeps one chunking along showers.
+        parts = [s if s.is_lazy else s.chunk("auto") for s in parts]
 
     def padded(points: Any) -> Any:
         missing = max_points - points.shape[1]
