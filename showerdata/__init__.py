@@ -7,7 +7,7 @@ Open a production lazily, look at one shower, compute what you need::
     one = showers[7_000_123].compute()           # reads one shower
 """
 
-from . import config
+from . import config, detector, observables
 from ._version import __version__
 from .errors import MissingDataError, ShowerDataError
 from .io.api import (
@@ -26,6 +26,9 @@ from .io.api import (
     save_target_batch,
 )
 from .io.datafile import ShowerDataFile
+from .ops.clustering import cluster
+from .ops.filtering import filter_showers
+from .ops.shifting import shift
 from .showers import IncidentParticles, Showers, concatenate
 
 __all__ = [
@@ -36,6 +39,11 @@ __all__ = [
     "Showers",
     "__version__",
     "add_metadata",
+    "cluster",
+    "detector",
+    "filter_showers",
+    "observables",
+    "shift",
     "add_target_dataset",
     "concatenate",
     "config",

@@ -1,0 +1,223 @@
+"""Observables: computed from showers, added to and read from shower files.
+
+The ``calc_*`` functions keep the form of their input (lazy or in memory);
+``add_observables_to_file`` streams a whole file chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import h5py
+import numpy as np
+import numpy.typing as npt
+
+from .detector import DetectorGeometry, get_ILD_geometry, get_ILD_unclustered_geometry
+from .errors import MissingDataError
+from .io import api as file_api
+from .io.handles import cached_reader
+from .io.hdf5_read import read_points_header, rows_selection
+from .io.hdf5_write import existing_file
+from .io.streaming import iter_blocks
+from .ops.observables import (
+    OBSERVABLE_NAMES,
+    calc_center_of_energy,
+    calc_energy_per_layer,
+    calc_energy_per_radial_bin,
+    calc_num_points_per_layer,
+    calc_observables,
+)
+
+PathLike = str | os.PathLike[str]
+
+__all__ = [
+    "add_observables_to_file",
+    "calc_center_of_energy",
+    "calc_energy_per_layer",
+    "calc_energy_per_radial_bin",
+    "calc_num_points_per_layer",
+    "calc_observables",
+    "load",
+    "read_observables_from_file",
+    "read_point_energies",
+    "save",
+    "save_observables_to_file",
+]
+
+
+def geometry_of_file(path: PathLike) -> DetectorGeometry:
+    """The geometry a file's ``clustered_for`` attribute names (0.7's rule)."""
+    clustered_for = cached_reader(os.fspath(path)).attrs.get("clustered_for", "")
+    if clustered_for == "ILD":
+        return get_ILD_geometry()
+    if clustered_for == "":
+        return get_ILD_unclustered_geometry()
+    raise ValueError(
+        f"file '{os.fspath(path)}': unknown 'clustered_for' attribute value: "
+        f"{clustered_for!r}; pass detector_config."
+    )
+
+
+def add_observables_to_file(
+    path: PathLike,
+    batch_size: int = 1000,
+    overwrite: bool = False,
+    detector_config: DetectorGeometry | None = None,
+) -> None:
+    """Compute the observables of every shower of a file and store them in it.
+
+    Writes the ``observables`` group (num_points_per_layer, energy_per_layer,
+    energy_per_radial_bin, center_of_energy) and the attribute
+    ``observables_computed_for``. The file is read lazily, chunk by chunk; the
+    observables are streamed to a side file first and moved in when complete,
+    so a failure leaves the file as it was.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Shower file (HDF5).
+    batch_size : int
+        Kept for compatibility with 0.7; chunking follows ``load``.
+    overwrite : bool
+        Replace existing observables; otherwise raise :class:`ValueError`.
+    detector_config : DetectorGeometry, optional
+        Thresholds and layers; default from the file's ``clustered_for``.
+    """
+    path = os.fspath(path)
+    file_api.get_file_shape(path)  # a clear error for files without showers
+    geometry = detector_config or geometry_of_file(path)
+    if "observables" in cached_reader(path) and not overwrite:
+        raise ValueError(
+            f"File {path} already contains an 'observables' group. Use overwrite "
+            "option to replace it."
+        )
+    values = calc_observables(file_api.load(path), geometry)
+    directory, name = os.path.split(os.path.abspath(path))
+    side = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:8]}.observables")
+    try:
+        with h5py.File(side, "w") as staging:
+            group = staging.create_group("observables")
+            for key, array in values.items():
+                group.create_dataset(key, shape=array.shape, dtype=array.dtype)
+            for start, block in iter_blocks(values):
+                for key, chunk in block.items():
+                    group[key][start : start + len(chunk)] = chunk
+            with existing_file(path) as file:
+                if "observables" in file:
+                    del file["observables"]
+                file.copy(staging["observables"], file, "observables")
+                file.attrs["observables_computed_for"] = geometry.name
+    finally:
+        if os.path.exists(side):
+            os.remove(side)
+
+
+def save_observables_to_file(
+    path: PathLike, observables: dict[str, Any], overwrite: bool = False
+) -> None:
+    """Store arrays (numpy or dask) in the ``observables`` group of a file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        HDF5 file (created if missing).
+    observables : dict of str to array
+        Arrays to store, one dataset each.
+    overwrite : bool
+        Replace datasets that exist; otherwise raise :class:`ValueError`.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        h5py.File(path, "w").close()
+    with existing_file(path) as file:
+        group = file.require_group("observables")
+        for key, data in observables.items():
+            if key in group:
+                if not overwrite:
+                    raise ValueError(
+                        f"Observable '{key}' already exists in file '{path}'."
+                    )
+                del group[key]
+            dataset = group.create_dataset(key, shape=data.shape, dtype=data.dtype)
+            for start, block in iter_blocks({key: data}):
+                dataset[start : start + len(block[key])] = block[key]
+
+
+#: What :func:`read_observables_from_file` reads by default, and from where.
+STORED = {
+    **{name: f"observables/{name}" for name in OBSERVABLE_NAMES},
+    "total_energy": None,
+    "total_num_points": None,
+    "incident_energies": "energies",
+    "incident_pdg": "pdg",
+    "incident_directions": "directions",
+    "shower_ids": "shower_ids",
+}
+
+
+def read_observables_from_file(
+    path: PathLike,
+    observables: list[str] | None = None,
+    start: int = 0,
+    stop: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Read observables of showers ``start:stop`` as numpy arrays.
+
+    Default keys: the four stored observables, ``total_energy`` and
+    ``total_num_points`` (summed over layers), ``incident_energies``,
+    ``incident_pdg``, ``incident_directions`` and ``shower_ids``; keys the file
+    does not have are left out unless asked for explicitly.
+
+    Raises
+    ------
+    ValueError
+        An explicitly requested observable is not in the file.
+    """
+    path = os.fspath(path)
+    file = cached_reader(path)
+    wanted = list(STORED) if observables is None else list(observables)
+    length = file["energies"].shape[0] if "energies" in file else 0
+    rows = rows_selection(path, length, start, stop)
+    results: dict[str, np.ndarray] = {}
+    for key in wanted:
+        dataset = STORED.get(key, f"observables/{key}")  # own keys too
+        if dataset is not None and dataset in file:
+            results[key] = file[dataset][rows]
+    for key in wanted:
+        if key.startswith("total_"):
+            per_layer = key.removeprefix("total_") + "_per_layer"
+            if per_layer in results:
+                results[key] = results[per_layer].sum(axis=1)
+            elif f"observables/{per_layer}" in file:
+                results[key] = file[f"observables/{per_layer}"][rows].sum(axis=1)
+    if observables is not None:
+        missing = [key for key in wanted if key not in results]
+        if missing:
+            raise ValueError(f"Observable '{missing[0]}' not found in file '{path}'.")
+    return results
+
+
+def read_point_energies(
+    path: PathLike, start: int = 0, stop: int | None = None
+) -> npt.NDArray[np.float32]:
+    """Energies of all points of showers ``start:stop``, concatenated (1-D)."""
+    path = os.fspath(path)
+    try:
+        header = read_points_header(path)
+    except MissingDataError as error:
+        raise ValueError(f"{path} is not a valid shower data file: {error}") from None
+    rows = rows_selection(path, header.num_showers, start, stop)
+    data = cached_reader(path)[header.rows][rows]
+    if len(data) == 0:
+        return np.empty(0, dtype=np.float32)
+    flat = np.concatenate(data).astype(np.float32, copy=False)
+    return flat.reshape(-1, header.num_features)[:, 3].copy()
+
+
+save = save_observables_to_file
+"""Alias of :func:`save_observables_to_file`, as in showerdata 0.7."""
+
+load = read_observables_from_file
+"""Alias of :func:`read_observables_from_file`, as in showerdata 0.7."""

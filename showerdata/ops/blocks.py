@@ -1,0 +1,90 @@
+"""Applying a block function to lazy or in-memory showers: one code path for both.
+
+A block function takes ``(points, shower_index, *aligned)`` numpy blocks, where
+``shower_index`` holds the position of each shower in the whole ``Showers`` (so
+errors and seeded randomness do not depend on the chunking) and ``aligned`` are
+other per-shower fields such as ``directions``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from ..kernels.layout import count_real_points
+from ..showers import Showers
+
+BlockFunction = Callable[..., np.ndarray]
+
+_SPARE_AXES = "abcdefgh"  # index letters for trailing axes of aligned fields
+
+
+def _blockwise_arguments(showers: Showers, aligned: tuple[Any, ...]) -> list[Any]:
+    index = da.arange(len(showers), chunks=(showers.points.chunks[0],), dtype=np.int64)
+    arguments: list[Any] = [showers.points, "ijk", index, "i"]
+    for array in aligned:
+        arguments += [array, "i" + _SPARE_AXES[: array.ndim - 1]]
+    return arguments
+
+
+def map_points(
+    showers: Showers, block: BlockFunction, *aligned: Any, **params: Any
+) -> Showers:
+    """Showers whose points are ``block(points, shower_index, *aligned, **params)``.
+
+    The block must keep the shape of ``points`` and return valid padded points;
+    ``num_points`` is counted from its output (for lazy data from the same
+    task, so the op runs once per chunk). Other fields are carried over.
+    """
+    function = functools.partial(block, **params)
+    if showers.is_lazy:
+        points = da.blockwise(
+            function,
+            "ijk",
+            *_blockwise_arguments(showers, aligned),
+            concatenate=True,
+            dtype=np.float32,
+            meta=np.empty((0, 0, 0), np.float32),
+        )
+        num_points = points.map_blocks(
+            count_real_points,
+            drop_axis=[1, 2],
+            dtype=np.int32,
+            meta=np.empty((0,), np.int32),
+        )
+        others = {n: getattr(showers, n) for n in Showers.FIELDS}
+    else:
+        points = function(showers.points, np.arange(len(showers)), *aligned)
+        num_points = count_real_points(points)
+        others = {n: getattr(showers, n).copy() for n in Showers.FIELDS}
+    return Showers._from_fields({**others, "points": points, "num_points": num_points})
+
+
+def map_values(
+    showers: Showers,
+    block: BlockFunction,
+    width: int,
+    dtype: type,
+    *aligned: Any,
+    **params: Any,
+) -> Any:
+    """Per-shower values ``(N, width)`` of ``block(points, shower_index, ...)``.
+
+    Lazy showers give a dask array, in-memory showers a numpy array.
+    """
+    function = functools.partial(block, **params)
+    if not showers.is_lazy:
+        return function(showers.points, np.arange(len(showers)), *aligned)
+    return da.blockwise(
+        function,
+        "il",
+        *_blockwise_arguments(showers, aligned),
+        new_axes={"l": width},
+        concatenate=True,
+        dtype=dtype,
+        meta=np.empty((0, 0), dtype),
+    )

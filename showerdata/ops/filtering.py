@@ -1,0 +1,53 @@
+"""``filter_showers``: keep the points inside a cylinder and above thresholds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels.filtering import filter_points
+from ..showers import Showers
+from .blocks import map_points
+
+
+def _filter_block(points: np.ndarray, shower_index: np.ndarray, **cuts) -> np.ndarray:
+    return filter_points(points, **cuts)
+
+
+def filter_showers(
+    shower_data: Showers,
+    radius: float = float("inf"),
+    ecal_threshold: float = 0.0,
+    hcal_threshold: float = 0.0,
+    num_layers_ecal: int = 30,
+) -> Showers:
+    """Keep the points inside a cylinder and above the ECAL/HCAL thresholds.
+
+    Kept points move to the front of each shower in their original order and
+    ``num_points`` is updated. Lazy input gives a lazy result (nothing is read
+    now); in-memory input gives an in-memory result.
+
+    Parameters
+    ----------
+    shower_data : Showers
+        Showers to filter.
+    radius : float
+        Radius [mm] of the cylinder around the z axis (points need x²+y² < r²).
+    ecal_threshold, hcal_threshold : float
+        Minimum point energy [GeV] in the ECAL / HCAL.
+    num_layers_ecal : int
+        Number of ECAL layers (points with z < num_layers_ecal - 0.5).
+
+    Returns
+    -------
+    Showers
+        The filtered showers.
+    """
+    cuts = dict(
+        radius=radius,
+        ecal_threshold=ecal_threshold,
+        hcal_threshold=hcal_threshold,
+        num_layers_ecal=num_layers_ecal,
+    )
+    # Check the parameters now, not when the graph runs.
+    filter_points(np.zeros((0, 0, 4), np.float32), **cuts)
+    return map_points(shower_data, _filter_block, **cuts)

@@ -1,0 +1,70 @@
+"""``shift``: undo (or redo) the layer-wise displacement of inclined showers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..detector import DetectorGeometry, get_ILD_geometry
+from ..kernels.shifting import shift_points
+from ..showers import Showers
+from .blocks import map_points
+
+_ILD = get_ILD_geometry()
+
+
+def _shift_block(
+    points: np.ndarray,
+    shower_index: np.ndarray,
+    directions: np.ndarray,
+    *,
+    geometry: DetectorGeometry,
+    inverse: bool,
+) -> np.ndarray:
+    return shift_points(
+        points,
+        directions,
+        np.asarray(geometry.layer_bottom_pos, dtype=np.float32),
+        geometry.calo_surface,
+        inverse=inverse,
+        shower_index=shower_index,
+    )
+
+
+def shift(
+    showers: Showers,
+    inverse: bool = False,
+    detector_config: DetectorGeometry = _ILD,
+) -> Showers:
+    """Shift each layer along the incident direction.
+
+    Forward, the displacement ``direction_xy / direction_z * depth`` of every
+    layer is removed, so inclined showers look like perpendicular ones; points
+    that end up outside the octant box are dropped. ``inverse=True`` adds the
+    displacement back.
+
+    Parameters
+    ----------
+    showers : Showers
+        Showers to shift (lazy or in memory; the result has the same form).
+    inverse : bool
+        Re-apply the displacement instead of removing it.
+    detector_config : DetectorGeometry
+        Layer positions and calorimeter surface (default: ILD).
+
+    Returns
+    -------
+    Showers
+        The shifted showers.
+
+    Raises
+    ------
+    ShowerDataError
+        A direction with z = 0 (named by shower index), when computed.
+    """
+    return map_points(
+        showers,
+        _shift_block,
+        showers.directions,
+        geometry=detector_config,
+        inverse=bool(inverse),
+    )
