@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import dask
 import dask.array as da
+import dask.local
+import dask.threaded
 import numpy as np
 
 from .indexing import IndexLike, Selection, normalize_index
@@ -28,6 +30,10 @@ class StoredSelection(Protocol):
     """
 
     def select(self, selection: Selection) -> Bundle: ...
+
+    def read(self) -> Bundle:
+        """The selected rows, read now, in memory."""
+        ...
 
 
 def is_lazy_array(array: Any) -> bool:
@@ -95,8 +101,30 @@ class Bundle:
         """
         if not self.is_lazy:
             return type(self)._from_fields(self._fields())
-        values = dask.compute(*self._fields().values(), **kwargs)
-        return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
+        if self._source is not None and not kwargs:
+            # Rows of a file: read them straight into the result, no scheduler.
+            return self._source.read()  # type: ignore[return-value]
+        if len(self.chunks or ()) == 1 or kwargs:
+            values = dask.compute(*self._fields().values(), **kwargs)
+            return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
+        return type(self)._from_fields(self._compute_into_arrays())
+
+    def _compute_into_arrays(self) -> dict[str, np.ndarray]:
+        # Filling preallocated arrays avoids the extra copy (and twice the peak
+        # memory) of dask concatenating all chunks at the end.
+        fields = self._fields()
+        out = {n: np.empty(a.shape, dtype=a.dtype) for n, a in fields.items()}
+        scheduler = dask.base.get_scheduler(collections=list(fields.values()))
+        if scheduler in (dask.threaded.get, dask.local.get_sync):
+            # Same process: tasks may write into our arrays directly.
+            da.store(list(fields.values()), list(out.values()), lock=False)
+            return out
+        from .io.streaming import iter_blocks
+
+        for start, block in iter_blocks(fields):
+            for name, values in block.items():
+                out[name][start : start + len(values)] = values
+        return out
 
     def persist(self: B, **kwargs: Any) -> B:
         """Keep the lazy form but hold the computed chunks in (cluster) memory."""

@@ -8,9 +8,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from .io.api import load, save
+from .detector import get_ILD_geometry
+from .filter import get_detector_thresholds
+from .io.api import add_metadata, load, save
+from .observables import add_observables_to_file
+from .ops.clustering import cluster
+from .ops.filtering import filter_showers
 from .showers import Showers
 from .toy import toy_showers
 
@@ -63,7 +66,7 @@ def run_demo(
     seed: int = 42,
     progress: bool = True,
 ) -> list[Step]:
-    """Generate a toy production, open it lazily, write a processed copy.
+    """Generate a toy production, then filter, cluster and add observables.
 
     Parameters
     ----------
@@ -97,16 +100,31 @@ def run_demo(
     print(f"opened {production} lazily in {opened * 1e3:.1f} ms: {showers}")
     print(describe_shower(showers, len(showers) // 3))
 
-    # The processed copy: the most energetic half of each shower's points would
-    # need sorting; here we keep showers above 50 GeV and drop the time column.
-    energies = showers.energies.compute()[:, 0]
-    selected = showers[np.flatnonzero(energies > 50.0)]
-    selected.points = selected.points[:, :, :4]
-    steps.append(
-        _timed_save(
-            "select E > 50 GeV, drop t", selected, directory / "processed.h5", progress
-        )
+    # The main job, built lazily and run chunk by chunk by the writer: detector
+    # thresholds, clustering on a seeded shifted grid, then observables.
+    ecal_threshold, hcal_threshold, num_layers_ecal = get_detector_thresholds(
+        production
     )
+    geometry = get_ILD_geometry()
+    filtered = filter_showers(
+        showers,
+        ecal_threshold=geometry.ecal_threshold / 1e3,
+        hcal_threshold=geometry.hcal_threshold / 1e3,
+        num_layers_ecal=geometry.num_layers_ecal,
+    )
+    clustered = cluster(filtered, detector_config=geometry, seed=seed)
+    output_path = directory / "clustered.h5"
+    steps.append(
+        _timed_save("filter + cluster + save", clustered, output_path, progress)
+    )
+    add_metadata(output_path, {"clustered_for": geometry.name, "seed": seed})
+
+    began = time.perf_counter()
+    add_observables_to_file(output_path, overwrite=True)
+    steps.append(Step("observables", time.perf_counter() - began, len(showers), 0))
+    before = int(showers.num_points.sum().compute())
+    after = int(load(output_path).num_points.sum().compute())
+    print(f"points: {before:,} simulated hits -> {after:,} clustered cells")
 
     print("\nsummary")
     for step in steps:

@@ -19,13 +19,18 @@ def row_lengths(rows: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def pad_rows(
-    rows: Sequence[np.ndarray], max_points: int, num_features: int
+    rows: Sequence[np.ndarray],
+    max_points: int,
+    num_features: int,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Padded float32 block ``(len(rows), max_points, num_features)`` from rows.
 
-    Rows longer than ``max_points`` points are truncated.
+    Rows longer than ``max_points`` points are truncated. ``out``, if given,
+    must be zero-filled (e.g. from ``np.zeros``) and receives the points.
     """
-    out = np.zeros((len(rows), max_points, num_features), dtype=np.float32)
+    if out is None:
+        out = np.zeros((len(rows), max_points, num_features), dtype=np.float32)
     if len(rows) == 0 or max_points == 0:
         return out
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)

@@ -26,6 +26,8 @@ from .handles import cached_reader, open_hdf5
 from .layout import points_dataset_names
 
 FLOAT_FIELDS = {"energies": 1, "directions": 3}
+PARTICLE_DTYPES = {"energies": "float32", "pdg": "int32", "directions": "float32"}
+SHOWER_DTYPES = {**PARTICLE_DTYPES, "shower_ids": "int32", "num_points": "int32"}
 INT_FIELDS = ("pdg", "shower_ids")
 
 
@@ -182,8 +184,13 @@ def read_points_from(
     selection: Selection,
     max_points: int,
     check_energies: bool,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Padded block of the selected rows of an open file (see :func:`read_points`)."""
+    """Padded block of the selected rows of an open file (see :func:`read_points`).
+
+    ``out``, if given, is a zero-filled block that receives the points (e.g. a
+    slice of the whole result).
+    """
     rows = read_selection(file[header.rows], selection)
     stored = read_selection(file[header.num_points], selection).astype(np.int64)
     lengths = row_lengths(rows)
@@ -197,7 +204,7 @@ def read_points_from(
             dataset=header.rows,
             index=file_row(selection, position),
         )
-    points = pad_rows(rows, max_points, header.num_features)
+    points = pad_rows(rows, max_points, header.num_features, out)
     if check_energies:
         try:
             check_points(points, np.minimum(stored, max_points))
@@ -212,22 +219,35 @@ def read_points_from(
 
 
 def read_shower_rows(
-    file: h5py.File, header: PointsHeader, selection: Selection
+    file: h5py.File,
+    header: PointsHeader,
+    selection: Selection,
+    max_points: int | None = None,
+    chunk_length: int | None = None,
 ) -> Showers:
-    """In-memory :class:`Showers` of the selected rows of an open file."""
+    """In-memory :class:`Showers` of the selected rows of an open file.
+
+    The rows are read ``chunk_length`` at a time straight into the result, so
+    temporary memory stays at one chunk of ragged rows.
+    """
+    max_points = header.max_points if max_points is None else max_points
     fields = {
         name: np.asarray(read_selection(file[name], selection), dtype=dtype)
-        for name, dtype in (
-            ("energies", "float32"),
-            ("pdg", "int32"),
-            ("directions", "float32"),
-            ("shower_ids", "int32"),
-            ("num_points", "int32"),
-        )
+        for name, dtype in SHOWER_DTYPES.items()
     }
-    fields["points"] = read_points_from(
-        file, header, selection, header.max_points, True
-    )
+    fields["num_points"] = np.minimum(fields["num_points"], max_points)
+    length = len(fields["num_points"])
+    # np.zeros maps zero pages lazily: padding that is never written costs nothing.
+    points = np.zeros((length, max_points, header.num_features), dtype=np.float32)
+    step = chunk_length or max(length, 1)
+    for first, piece in zip(
+        range(0, length, step),
+        split_selection(selection, header.num_showers, step),
+        strict=False,
+    ):
+        block = points[first : first + step]
+        read_points_from(file, header, piece, max_points, True, out=block)
+    fields["points"] = points
     return Showers._from_fields(fields)
 
 
@@ -266,6 +286,20 @@ class StoredRows:
     def select(self, selection: Selection) -> Any:
         rows = compose(self.selection, selection, self.num_rows)
         return replace(self, selection=rows).to_bundle()
+
+    def read(self) -> Any:
+        file = cached_reader(self.path)
+        if self.kind is IncidentParticles:
+            return IncidentParticles._from_fields(
+                {
+                    name: np.asarray(read_selection(file[name], self.selection), dtype)
+                    for name, dtype in PARTICLE_DTYPES.items()
+                }
+            )
+        assert self.header is not None
+        return read_shower_rows(
+            file, self.header, self.selection, self.max_points, self.chunk_length
+        )
 
     def to_bundle(self) -> Any:
         pieces = split_selection(self.selection, self.num_rows, self.chunk_length)

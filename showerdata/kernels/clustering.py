@@ -422,7 +422,9 @@ def cluster_points(
     bad = first_shower_outside_layers(points, geometry.num_layers, False)
     if bad >= 0:
         raise_layer_error(bad, index, geometry.num_layers, f"geometry {geometry!r}")
-    out = np.zeros_like(points)
+    out = np.zeros(
+        points.shape, dtype=np.float32
+    )  # calloc: padding pages stay untouched
     bad, _ = _cluster_kernel(
         points,
         shifts,

@@ -241,7 +241,9 @@ def filter_points(
     radius_sq = radius * radius
     with np.errstate(over="ignore"):
         radius_sq32 = np.float32(radius_sq)
-    out = np.zeros_like(points)
+    out = np.zeros(
+        points.shape, dtype=np.float32
+    )  # calloc: padding pages stay untouched
     _filter_kernel(
         points,
         radius_sq32,

@@ -154,6 +154,8 @@ def shift_points(
         np.stack([directions[:, 0], directions[:, 1]], axis=1) / directions[:, 2:3]
     )
     box = np.float32(math.tan(math.pi / 8) * calo_surface)
-    out = np.zeros_like(points)
+    out = np.zeros(
+        points.shape, dtype=np.float32
+    )  # calloc: padding pages stay untouched
     _shift_kernel(points, slopes, depth, box, bool(inverse), out)
     return out

@@ -60,7 +60,8 @@ def map_points(
     else:
         points = function(showers.points, np.arange(len(showers)), *aligned)
         num_points = count_real_points(points)
-        others = {n: getattr(showers, n).copy() for n in Showers.FIELDS}
+        # Copies, as 0.7 returned independent arrays; points are new anyway.
+        others = {n: getattr(showers, n).copy() for n in Showers.FIELDS[1:]}
     return Showers._from_fields({**others, "points": points, "num_points": num_points})
 
 
