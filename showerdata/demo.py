@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .detector import get_ILD_geometry
-from .filter import get_detector_thresholds
 from .io.api import add_metadata, load, save
 from .observables import add_observables_to_file
 from .ops.clustering import cluster
@@ -30,9 +29,9 @@ class Step:
     def line(self) -> str:
         rate = self.showers / self.seconds if self.seconds else float("inf")
         mb_per_s = self.bytes_written / 2**20 / self.seconds if self.seconds else 0.0
+        written = f"  {mb_per_s:8.1f} MB/s written" if self.bytes_written else ""
         return (
-            f"  {self.name:<28} {self.seconds:7.2f} s  {rate:10,.0f} showers/s  "
-            f"{mb_per_s:8.1f} MB/s written"
+            f"  {self.name:<28} {self.seconds:7.2f} s  {rate:10,.0f} showers/s{written}"
         )
 
 
@@ -102,9 +101,6 @@ def run_demo(
 
     # The main job, built lazily and run chunk by chunk by the writer: detector
     # thresholds, clustering on a seeded shifted grid, then observables.
-    ecal_threshold, hcal_threshold, num_layers_ecal = get_detector_thresholds(
-        production
-    )
     geometry = get_ILD_geometry()
     filtered = filter_showers(
         showers,

@@ -1,0 +1,60 @@
+"""The command line and the demo job, run for real on small toy productions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+import showerdata
+from showerdata.cli import main
+from showerdata.demo import run_demo
+
+
+def test_demo_runs_the_main_job(tmp_path, capsys):
+    steps = run_demo(tmp_path, num_showers=300, max_points=200, progress=False)
+    assert [s.name for s in steps] == [
+        "generate + save",
+        "filter + cluster + save",
+        "observables",
+    ]
+    clustered = showerdata.load(tmp_path / "clustered.h5")
+    production = showerdata.load(tmp_path / "toy-production.h5")
+    assert len(clustered) == len(production) == 300
+    # clustering merges hits: never more cells than hits
+    assert (clustered.num_points.compute() <= production.num_points.compute()).all()
+    metadata = showerdata.load_metadata(tmp_path / "clustered.h5")
+    assert metadata["clustered_for"] == "ILD"
+    assert metadata["observables_computed_for"] == "ILD"
+    read = showerdata.observables.read_observables_from_file(tmp_path / "clustered.h5")
+    assert read["energy_per_layer"].shape == (300, 78)
+    out = capsys.readouterr().out
+    assert "summary" in out and "peak memory" in out
+
+
+def test_generate_and_info(tmp_path, capsys):
+    path = tmp_path / "toy.h5"
+    args = ["generate", str(path), "--showers", "40", "--max-points", "50", "--quiet"]
+    assert main([*args, "--features", "4"]) == 0
+    assert showerdata.get_file_shape(path) == (40, 50, 4)
+    assert main(args) == 1  # exists, no --overwrite: one clear line, no traceback
+    err = capsys.readouterr().err
+    assert err.startswith("showerdata: error:") and "already exists" in err
+    assert "Traceback" not in err
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "40 showers, P = 50, F = 4" in out
+    expected = showerdata.load(path).num_points.compute()
+    assert f"max {expected.max()}" in out and np.all(expected <= 50)
+
+
+def test_missing_input_exits_nonzero_with_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "showerdata", "info", str(tmp_path / "none.h5")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert "No such shower file" in done.stderr
