@@ -8,6 +8,7 @@ numpy array), and every operation keeps the form it was given.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -154,6 +155,20 @@ class Bundle:
             for name in self.FIELDS
         )
         return max(1, chunk_bytes() // per_shower)
+
+    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
+        """Save to a new file; lazy data is computed and written chunk by chunk.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination file.
+        overwrite : bool
+            Replace an existing file; otherwise raise :class:`FileExistsError`.
+        """
+        from .io.api import save
+
+        save(self, path, overwrite=overwrite)  # type: ignore[arg-type]
 
     # -- container protocol -----------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -113,20 +112,6 @@ class IncidentParticles(Bundle):
 
     def __repr__(self) -> str:
         return f"IncidentParticles({len(self):,} particles, {_form_text(self)})"
-
-    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
-        """Save the incident particles to a new file.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination file.
-        overwrite : bool
-            Replace an existing file; otherwise raise :class:`FileExistsError`.
-        """
-        from .io.api import save
-
-        save(self, path, overwrite=overwrite)
 
 
 class Showers(Bundle):
@@ -292,20 +277,6 @@ class Showers(Bundle):
         if other.is_empty:
             return self.copy()
         return concatenate([self, other])
-
-    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
-        """Save the showers to a new file, computing lazy data chunk by chunk.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination file.
-        overwrite : bool
-            Replace an existing file; otherwise raise :class:`FileExistsError`.
-        """
-        from .io.api import save
-
-        save(self, path, overwrite=overwrite)
 
     def __repr__(self) -> str:
         n, p, f = self.points.shape

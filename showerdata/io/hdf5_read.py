@@ -326,23 +326,39 @@ class StoredRows:
         assert self.header is not None
         header, max_points = self.header, self.max_points
         fields["shower_ids"] = field("shower_ids", "shower_ids", (), "int32")
-        fields["num_points"] = lazy_from_tasks(
-            f"num_points-{max_points}-{token}",
-            read_num_points,
-            [(self.path, header.num_points, p, max_points) for p in pieces],
-            lengths,
-            (),
-            "int32",
-        )
-        fields["points"] = lazy_from_tasks(
-            f"points-{max_points}-{token}",
-            read_points,
-            [(header, p, max_points, True) for p in pieces],
-            lengths,
-            (max_points, header.num_features),
-            "float32",
+        fields["points"], fields["num_points"] = lazy_point_clouds(
+            header, pieces, lengths, max_points, True, token
         )
         return Showers._from_fields(fields, source=self)
+
+
+def lazy_point_clouds(
+    header: PointsHeader,
+    pieces: list[Selection],
+    lengths: list[int],
+    max_points: int,
+    check_energies: bool,
+    token: str,
+) -> tuple[da.Array, da.Array]:
+    """Lazy padded points and num_points of ``header``'s rows, one task per piece."""
+    name = f"{header.rows}-{max_points}-{token}"
+    points = lazy_from_tasks(
+        f"points-{name}",
+        read_points,
+        [(header, p, max_points, check_energies) for p in pieces],
+        lengths,
+        (max_points, header.num_features),
+        "float32",
+    )
+    num_points = lazy_from_tasks(
+        f"num_points-{name}",
+        read_num_points,
+        [(header.path, header.num_points, p, max_points) for p in pieces],
+        lengths,
+        (),
+        "int32",
+    )
+    return points, num_points
 
 
 def _file_identity(path: str) -> tuple[int, int]:
@@ -438,21 +454,8 @@ def open_target(
     pieces = split_selection(selection, header.num_showers, chunk)
     lengths = [selection_length(p, header.num_showers) for p in pieces]
     token = tokenize(path, _file_identity(path), key, selection, chunk, points_axis)
-    points = lazy_from_tasks(
-        f"target-points-{token}",
-        read_points,
-        [(header, p, points_axis, False) for p in pieces],
-        lengths,
-        (points_axis, header.num_features),
-        "float32",
-    )
-    num_points = lazy_from_tasks(
-        f"target-num-points-{token}",
-        read_num_points,
-        [(path, header.num_points, p, points_axis) for p in pieces],
-        lengths,
-        (),
-        "int32",
+    points, num_points = lazy_point_clouds(
+        header, pieces, lengths, points_axis, False, token
     )
     return points, num_points
 
