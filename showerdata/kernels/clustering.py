@@ -20,7 +20,7 @@ from numba import njit
 
 from ..detector import DetectorGeometry
 from ..errors import ShowerDataError
-from .filtering import (
+from .checks import (
     E,
     X,
     Y,

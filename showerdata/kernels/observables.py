@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from ..detector import DetectorGeometry
-from .filtering import (
+from .checks import (
     LAYER_EPS,
     E,
     X,

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ShowerDataError
-from .filtering import (
+from .checks import (
     LAYER_EPS,
     E,
     X,
