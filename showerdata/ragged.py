@@ -10,8 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .kernels.layout import scatter_rows
-
 
 def row_lengths(rows: Sequence[np.ndarray]) -> np.ndarray:
     """Number of floats in each ragged row."""
@@ -31,12 +29,12 @@ def pad_rows(
     """
     if out is None:
         out = np.zeros((len(rows), max_points, num_features), dtype=np.float32)
-    if len(rows) == 0 or max_points == 0:
-        return out
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(row_lengths(rows), out=offsets[1:])
-    flat = np.concatenate(rows).astype(np.float32, copy=False)
-    scatter_rows(flat, offsets, out)
+    # A slice copy per row beats concatenating the rows for a numba scatter:
+    # no temporary the size of the block, and h5py's rows are already arrays.
+    for i, row in enumerate(rows):
+        count = min(len(row) // num_features, max_points)
+        if count:
+            out[i, :count] = row[: count * num_features].reshape(count, num_features)
     return out
 
 

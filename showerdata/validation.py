@@ -17,13 +17,17 @@ def check_points(
     offset: int = 0,
     path: str | os.PathLike[str] | None = None,
     dataset: str = "showers",
+    check_padding: bool = True,
 ) -> None:
     """Raise :class:`ShowerDataError` for the first invalid shower of a block.
 
     ``offset`` is the global index of the block's first shower, so the error
-    names the shower as the user counts it.
+    names the shower as the user counts it. ``check_padding=False`` trusts
+    padding we zeroed ourselves (blocks padded from ragged rows).
     """
-    position, problem = first_invalid_shower(points, num_points.astype(np.int64))
+    position, problem = first_invalid_shower(
+        points, num_points.astype(np.int64), check_padding
+    )
     if problem != OK:
         raise ShowerDataError(
             PROBLEMS[problem], path=path, dataset=dataset, index=offset + position

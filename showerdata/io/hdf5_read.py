@@ -207,7 +207,8 @@ def read_points_from(
     points = pad_rows(rows, max_points, header.num_features, out)
     if check_energies:
         try:
-            check_points(points, np.minimum(stored, max_points))
+            # The padding comes from pad_rows: zero by construction.
+            check_points(points, np.minimum(stored, max_points), check_padding=False)
         except ShowerDataError as error:
             raise ShowerDataError(
                 error.problem,

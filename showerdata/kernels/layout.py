@@ -39,20 +39,30 @@ def count_real_points(points: np.ndarray) -> np.ndarray:
 
 
 @njit(nogil=True, cache=True)
-def first_invalid_shower(points: np.ndarray, num_points: np.ndarray) -> tuple:
+def _has_energy_after(points: np.ndarray, i: int, j: int, nonzero: bool) -> bool:
+    # Whether a later point of shower i has e != 0 (nonzero) or e == 0.
+    for later in range(j + 1, points.shape[1]):
+        if (points[i, later, ENERGY] != 0) == nonzero:
+            return True
+    return False
+
+
+@njit(nogil=True, cache=True)
+def first_invalid_shower(
+    points: np.ndarray, num_points: np.ndarray, check_padding: bool = True
+) -> tuple:
     """Return ``(position, problem)`` of the first bad shower, or ``(-1, OK)``.
 
     A shower is valid when its first ``num_points`` points have finite values and
-    e > 0, and every later point has e == 0.
+    e > 0, and every later point is padding (e == 0). ``check_padding=False``
+    skips the padding, for blocks whose padding we zeroed ourselves.
     """
     n, p, f = points.shape
     for i in range(n):
         k = num_points[i]
         if k < 0 or k > p:
             return i, NUM_POINTS_OUT_OF_RANGE
-        seen_padding = False
-        real = 0
-        for j in range(p):
+        for j in range(k):
             e = points[i, j, ENERGY]
             if e < 0:
                 return i, NEGATIVE_ENERGY
@@ -60,27 +70,24 @@ def first_invalid_shower(points: np.ndarray, num_points: np.ndarray) -> tuple:
                 if not np.isfinite(points[i, j, c]):
                     return i, NOT_FINITE
             if e == 0:
-                seen_padding = True
-            elif seen_padding:
-                return i, PADDING_INSIDE
-            else:
-                real += 1
-        if real != k:
-            return i, NUM_POINTS_MISMATCH
-    return -1, OK
-
-
-@njit(nogil=True, cache=True)
-def scatter_rows(flat: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> None:
-    """Copy flattened rows into a zero-initialised padded block.
-
-    Row ``i`` is ``flat[offsets[i]:offsets[i + 1]]`` holding whole points of
-    ``out.shape[2]`` features; points beyond ``out.shape[1]`` are dropped.
-    """
-    n, p, f = out.shape
-    for i in range(n):
-        start = offsets[i]
-        num = min((offsets[i + 1] - start) // f, p)
-        for j in range(num):
+                if _has_energy_after(points, i, j, True):
+                    return i, PADDING_INSIDE
+                return i, NUM_POINTS_MISMATCH
+        if not check_padding:
+            continue
+        for j in range(k, p):
+            e = points[i, j, ENERGY]
+            if e < 0:
+                return i, NEGATIVE_ENERGY
             for c in range(f):
-                out[i, j, c] = flat[start + j * f + c]
+                if not np.isfinite(points[i, j, c]):
+                    return i, NOT_FINITE
+            if e != 0:
+                gap = False
+                for before in range(k, j):
+                    if points[i, before, ENERGY] == 0:
+                        gap = True
+                if gap:
+                    return i, PADDING_INSIDE
+                return i, NUM_POINTS_MISMATCH
+    return -1, OK
