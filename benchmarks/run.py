@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--repeat",
         type=int,
         default=None,
-        help="timed runs per side (default 3; 1 with --quick)",
+        help="timed runs per side (default 5; 1 with --quick)",
     )
     parser.add_argument(
         "--out",
@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     args = parser.parse_args(argv)
     if args.repeat is None:
-        args.repeat = 1 if args.quick else 3
+        args.repeat = 1 if args.quick else 5  # this VM is noisy: 5 medians hold
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.out is None:
