@@ -46,6 +46,25 @@ def _per_layer(points, shower_index, *, function, **options):
     return function(points, shower_index=shower_index, **options)
 
 
+def _layer_profile(
+    showers: Showers,
+    num_layers: int,
+    detector_config: DetectorGeometry | None,
+    function: Any,
+    dtype: type,
+) -> Any:
+    layers = _layers(showers, num_layers, detector_config)
+    return map_values(
+        showers,
+        _per_layer,
+        layers,
+        dtype,
+        function=function,
+        geometry=detector_config,
+        num_layers=layers,
+    )
+
+
 def calc_num_points_per_layer(
     showers: Showers,
     num_layers: int = -1,
@@ -63,15 +82,8 @@ def calc_num_points_per_layer(
     detector_config : DetectorGeometry, optional
         Thresholds (MeV) for ECAL and HCAL points; default: every point counts.
     """
-    layers = _layers(showers, num_layers, detector_config)
-    return map_values(
-        showers,
-        _per_layer,
-        layers,
-        np.int32,
-        function=kernels.num_points_per_layer,
-        geometry=detector_config,
-        num_layers=layers,
+    return _layer_profile(
+        showers, num_layers, detector_config, kernels.num_points_per_layer, np.int32
     )
 
 
@@ -84,15 +96,8 @@ def calc_energy_per_layer(
 
     Parameters are those of :func:`calc_num_points_per_layer`.
     """
-    layers = _layers(showers, num_layers, detector_config)
-    return map_values(
-        showers,
-        _per_layer,
-        layers,
-        np.float32,
-        function=kernels.energy_per_layer,
-        geometry=detector_config,
-        num_layers=layers,
+    return _layer_profile(
+        showers, num_layers, detector_config, kernels.energy_per_layer, np.float32
     )
 
 
