@@ -17,7 +17,8 @@ _lock = threading.Lock()
 _handles: dict[str, tuple[tuple[int, int, int], h5py.File]] = {}
 
 
-def _identity(path: str) -> tuple[int, int, int]:
+def file_identity(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """(inode, mtime, size): changes whenever the file at ``path`` is replaced."""
     st = os.stat(path)
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
@@ -54,7 +55,7 @@ def cached_reader(path: str | os.PathLike[str]) -> h5py.File:
     """A read-only handle for ``path``, shared within this process."""
     path = os.path.abspath(os.fspath(path))
     try:
-        identity = _identity(path)
+        identity = file_identity(path)
     except FileNotFoundError:
         forget(path)
         raise FileNotFoundError(f"No such shower file: '{path}'") from None

@@ -6,7 +6,6 @@ graph carries ``(path, dataset, rows)`` and pickles to any worker.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,13 +21,11 @@ from ..indexing import Selection, compose, selection_length
 from ..ragged import pad_rows, row_lengths
 from ..showers import IncidentParticles, Showers
 from ..validation import check_points
-from .handles import cached_reader, open_hdf5
-from .layout import points_dataset_names
+from .handles import cached_reader, file_identity, open_hdf5
+from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 
-FLOAT_FIELDS = {"energies": 1, "directions": 3}
-PARTICLE_DTYPES = {"energies": "float32", "pdg": "int32", "directions": "float32"}
-SHOWER_DTYPES = {**PARTICLE_DTYPES, "shower_ids": "int32", "num_points": "int32"}
-INT_FIELDS = ("pdg", "shower_ids")
+PARTICLE_DTYPES = {name: PER_SHOWER[name][0] for name in PARTICLE_FIELDS}
+SHOWER_DTYPES = {name: dtype for name, (dtype, _) in PER_SHOWER.items()}
 
 
 # -- layout checks --------------------------------------------------------------
@@ -122,10 +119,10 @@ def read_particles_length(path: str, with_ids: bool) -> int:
     """Check the per-shower datasets and return their common length."""
     file = cached_reader(path)
     length = require_dataset(file, "energies", path).shape[0]
-    for name, width in FLOAT_FIELDS.items():
-        check_dataset(require_dataset(file, name, path), path, "f", (length, width))
-    for name in INT_FIELDS if with_ids else ("pdg",):
-        check_dataset(require_dataset(file, name, path), path, "iu", (length,))
+    for name in (*PARTICLE_FIELDS, "shower_ids") if with_ids else PARTICLE_FIELDS:
+        dtype, tail = PER_SHOWER[name]
+        kinds = "f" if dtype.startswith("float") else "iu"
+        check_dataset(require_dataset(file, name, path), path, kinds, (length, *tail))
     return length
 
 
@@ -306,27 +303,22 @@ class StoredRows:
         pieces = split_selection(self.selection, self.num_rows, self.chunk_length)
         lengths = [selection_length(p, self.num_rows) for p in pieces]
         token = tokenize(
-            self.path, _file_identity(self.path), self.selection, self.chunk_length
+            self.path, file_identity(self.path), self.selection, self.chunk_length
         )
 
-        def field(
-            name: str, dataset: str, tail: tuple[int, ...], dtype: str
-        ) -> da.Array:
-            args = [(self.path, dataset, piece, dtype) for piece in pieces]
+        def field(name: str) -> da.Array:
+            dtype, tail = PER_SHOWER[name]
+            args = [(self.path, name, piece, dtype) for piece in pieces]
             return lazy_from_tasks(
                 f"{name}-{token}", read_field, args, lengths, tail, dtype
             )
 
-        fields = {
-            "energies": field("energies", "energies", (1,), "float32"),
-            "pdg": field("pdg", "pdg", (), "int32"),
-            "directions": field("directions", "directions", (3,), "float32"),
-        }
+        fields = {name: field(name) for name in PARTICLE_FIELDS}
         if self.kind is IncidentParticles:
             return IncidentParticles._from_fields(fields, source=self)
         assert self.header is not None
         header, max_points = self.header, self.max_points
-        fields["shower_ids"] = field("shower_ids", "shower_ids", (), "int32")
+        fields["shower_ids"] = field("shower_ids")
         fields["points"], fields["num_points"] = lazy_point_clouds(
             header, pieces, lengths, max_points, True, token
         )
@@ -360,11 +352,6 @@ def lazy_point_clouds(
         "int32",
     )
     return points, num_points
-
-
-def _file_identity(path: str) -> tuple[int, int]:
-    st = os.stat(path)
-    return (st.st_mtime_ns, st.st_size)
 
 
 def rows_selection(path: str, num_rows: int, start: int, stop: int | None) -> slice:
@@ -454,7 +441,7 @@ def open_target(
     selection = rows_selection(path, header.num_showers, start, stop)
     pieces = split_selection(selection, header.num_showers, chunk)
     lengths = [selection_length(p, header.num_showers) for p in pieces]
-    token = tokenize(path, _file_identity(path), key, selection, chunk, points_axis)
+    token = tokenize(path, file_identity(path), key, selection, chunk, points_axis)
     points, num_points = lazy_point_clouds(
         header, pieces, lengths, points_axis, False, token
     )

@@ -19,19 +19,9 @@ import numpy as np
 from .._version import __version__
 from ..ragged import unpad_rows
 from .handles import forget, open_hdf5
-from .layout import points_dataset_names
+from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 
 VLEN_FLOAT32 = h5py.vlen_dtype(np.dtype("float32"))
-
-#: dtype and trailing shape of each per-shower dataset, as 0.7 writes them.
-PER_SHOWER = {
-    "energies": ("float32", (1,)),
-    "directions": ("float32", (3,)),
-    "pdg": ("int32", ()),
-    "shower_ids": ("int32", ()),
-    "num_points": ("int32", ()),
-}
-PARTICLE_FIELDS = ("energies", "directions", "pdg")
 
 
 def check_destination(path: str | os.PathLike[str], overwrite: bool) -> str:

@@ -8,3 +8,15 @@ def points_dataset_names(key: str) -> tuple[str, str, str]:
     if key == "showers":
         return "showers", "shape", "num_points"
     return f"{key}/point_clouds", f"{key}/shape", f"{key}/num_points"
+
+
+#: dtype and trailing shape of each per-shower dataset, as 0.7 writes them.
+PER_SHOWER: dict[str, tuple[str, tuple[int, ...]]] = {
+    "energies": ("float32", (1,)),
+    "directions": ("float32", (3,)),
+    "pdg": ("int32", ()),
+    "shower_ids": ("int32", ()),
+    "num_points": ("int32", ()),
+}
+#: The datasets of a file holding only incident particles.
+PARTICLE_FIELDS = ("energies", "directions", "pdg")
