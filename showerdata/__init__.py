@@ -25,6 +25,7 @@ from .io.api import (
     save_target,
     save_target_batch,
 )
+from .io.convert import convert
 from .io.datafile import ShowerDataFile
 from .ops.clustering import cluster
 from .ops.filtering import filter_showers
@@ -46,6 +47,7 @@ __all__ = [
     "shift",
     "add_target_dataset",
     "concatenate",
+    "convert",
     "config",
     "create_empty_file",
     "get_file_length",

@@ -17,9 +17,11 @@ import numpy.typing as npt
 from .detector import DetectorGeometry, get_ILD_geometry, get_ILD_unclustered_geometry
 from .errors import MissingDataError
 from .io import api as file_api
+from .io import zarr_write
+from .io.formats import is_zarr, writer_for
 from .io.handles import cached_reader
-from .io.hdf5_read import read_points_header, rows_selection
 from .io.hdf5_write import existing_file
+from .io.read import read_points_header, read_selection, rows_selection
 from .io.streaming import iter_blocks
 from .ops.observables import (
     OBSERVABLE_NAMES,
@@ -94,6 +96,9 @@ def add_observables_to_file(
             "option to replace it."
         )
     values = calc_observables(file_api.load(path), geometry)
+    if is_zarr(path):
+        _add_to_store(path, values, geometry.name)
+        return
     directory, name = os.path.split(os.path.abspath(path))
     side = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:8]}.observables")
     try:
@@ -114,6 +119,29 @@ def add_observables_to_file(
             os.remove(side)
 
 
+def _add_to_store(path: str, values: dict[str, Any], geometry: str) -> None:
+    # A zarr store is written in place: build the group beside the old one and
+    # swap directories, so a failure leaves the previous observables.
+    staging = ".observables.partial"
+    with zarr_write.existing_file(path) as group:
+        if staging in group:
+            del group[staging]
+        target = group.create_group(staging)
+        length = len(next(iter(values.values())))
+        chunk = int(group["energies"].chunks[0]) if "energies" in group else None
+        for key, array in values.items():
+            zarr_write.create_dataset(target, key, array.shape, array.dtype, chunk)
+        try:
+            for start, block in iter_blocks(values, chunk_length=chunk or length or 1):
+                for key, piece in block.items():
+                    target[key][start : start + len(piece)] = piece
+        except BaseException:
+            del group[staging]
+            raise
+        zarr_write.replace_group(group, staging, "observables")
+        group.attrs["observables_computed_for"] = geometry
+
+
 def save_observables_to_file(
     path: PathLike, observables: dict[str, Any], overwrite: bool = False
 ) -> None:
@@ -129,9 +157,11 @@ def save_observables_to_file(
         Replace datasets that exist; otherwise raise :class:`ValueError`.
     """
     path = os.fspath(path)
+    fmt = writer_for(path)
     if not os.path.exists(path):
-        h5py.File(path, "w").close()
-    with existing_file(path) as file:
+        with fmt.new_file(path, overwrite=False):
+            pass
+    with fmt.existing_file(path) as file:
         group = file.require_group("observables")
         for key, data in observables.items():
             if key in group:
@@ -140,7 +170,7 @@ def save_observables_to_file(
                         f"Observable '{key}' already exists in file '{path}'."
                     )
                 del group[key]
-            dataset = group.create_dataset(key, shape=data.shape, dtype=data.dtype)
+            dataset = fmt.create_dataset(group, key, data.shape, data.dtype)
             for start, block in iter_blocks({key: data}):
                 dataset[start : start + len(block[key])] = block[key]
 
@@ -209,6 +239,11 @@ def read_point_energies(
     except MissingDataError as error:
         raise ValueError(f"{path} is not a valid shower data file: {error}") from None
     rows = rows_selection(path, header.num_showers, start, stop)
+    if header.dense:
+        points = read_selection(cached_reader(path), header.rows, rows)
+        counts = read_selection(cached_reader(path), header.num_points, rows)
+        real = np.arange(header.max_points) < counts[:, None]
+        return points[real][:, 3].astype(np.float32)
     data = cached_reader(path)[header.rows][rows]
     if len(data) == 0:
         return np.empty(0, dtype=np.float32)

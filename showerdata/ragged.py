@@ -45,3 +45,16 @@ def unpad_rows(points: np.ndarray, num_points: np.ndarray) -> np.ndarray:
     for i, k in enumerate(num_points.tolist()):
         rows[i] = points[i, :k].reshape(-1)
     return rows
+
+
+def zero_padding(points: np.ndarray, num_points: np.ndarray) -> np.ndarray:
+    """``points`` with every value past each row's ``num_points`` set to zero.
+
+    Returns ``points`` itself when its padding is already zero, else a copy.
+    """
+    padding = np.arange(points.shape[1]) >= np.asarray(num_points)[:, None]
+    if not points[padding].any():
+        return points
+    cleaned = points.copy()
+    cleaned[padding] = 0
+    return cleaned

@@ -1,7 +1,9 @@
-"""The file functions of the showerdata API (HDF5 layout of showerdata 0.7).
+"""The file functions of the showerdata API, for HDF5 files and zarr stores.
 
-Readers return lazy objects and read nothing but the layout; writers compute
-lazy data chunk by chunk and stream it to disk.
+The format follows the path (``*.zarr`` is a zarr store, see
+:mod:`.formats`). Readers return lazy objects and read nothing but the layout;
+writers compute lazy data chunk by chunk: HDF5 streams every chunk to one
+writer, zarr lets every worker write the chunks it computed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import os
 from typing import Any
 
 import dask.array as da
-import h5py
 import numpy as np
 from numpy.typing import NDArray
 
@@ -18,26 +19,19 @@ from ..bundle import is_lazy_array
 from ..config import showers_per_chunk
 from ..errors import MissingDataError, ShowerDataError
 from ..showers import IncidentParticles, Showers
+from .formats import is_zarr, writer_for
 from .handles import cached_reader
-from .hdf5_read import (
+from .layout import points_dataset_names
+from .read import (
     open_particles,
     open_showers,
     open_target,
     read_particles_length,
     read_points_header,
 )
-from .hdf5_write import (
-    check_destination,
-    create_particles_layout,
-    create_points_datasets,
-    create_showers_layout,
-    existing_file,
-    new_file,
-    write_fields,
-    write_points,
-)
-from .layout import points_dataset_names
 from .streaming import iter_blocks
+from .zarr_save import save_region, save_to_store
+from .zarr_store import FORMAT_ATTRIBUTE, LAYOUT_VERSION_ATTRIBUTE
 
 PathLike = str | os.PathLike[str]
 
@@ -107,12 +101,15 @@ def save(
     overwrite: bool = False,
     *,
     progress: bool = False,
+    resume: bool = False,
 ) -> None:
-    """Write showers or incident particles to a new file.
+    """Write showers or incident particles to a new file or zarr store.
 
-    Lazy data is computed chunk by chunk while earlier chunks are written, so
-    memory stays bounded by the chunk size. The file appears at ``path`` only
-    when complete; on error the previous file at ``path`` is untouched.
+    Lazy data is computed chunk by chunk, so memory stays bounded by the chunk
+    size. HDF5: computed chunks are streamed to one writer. Zarr (a path
+    ending in ``.zarr``): each worker writes the chunks it computed, with no
+    lock. The file appears at ``path`` only when complete; on error the
+    previous file at ``path`` is untouched.
 
     Parameters
     ----------
@@ -125,21 +122,38 @@ def save(
         before any work is done.
     progress : bool
         Show a progress bar.
+    resume : bool
+        Zarr only: continue a save to ``path`` that was interrupted (killed,
+        ``KeyboardInterrupt``, lost cluster), writing only the chunks it had
+        not completed. Without an interrupted save it starts afresh.
     """
     if not isinstance(data, (Showers, IncidentParticles)):
         raise TypeError(
             f"save() takes Showers or IncidentParticles, not {type(data).__name__}."
         )
-    with new_file(path, overwrite) as file:
+    if is_zarr(path):
         if isinstance(data, Showers):
-            create_showers_layout(file, data.points.shape)
+            shape = tuple(int(d) for d in data.points.shape)
             rows = showers_per_chunk(data.max_points, data.num_features)
         else:
-            create_particles_layout(file, len(data))
+            shape, rows = None, 2**20
+        save_to_store(
+            data._fields(), _path(path), shape, rows, overwrite, progress, resume
+        )  # type: ignore[arg-type]
+        return
+    if resume:
+        raise ValueError("resume=True applies to zarr stores only.")
+    fmt = writer_for(path)
+    with fmt.new_file(path, overwrite) as file:
+        if isinstance(data, Showers):
+            fmt.create_showers_layout(file, data.points.shape)
+            rows = showers_per_chunk(data.max_points, data.num_features)
+        else:
+            fmt.create_particles_layout(file, len(data))
             rows = 2**20
         fields = data._fields()
         for start, block in iter_blocks(fields, chunk_length=rows, progress=progress):
-            write_fields(file, start, block)
+            fmt.write_fields(file, start, block)
 
 
 def create_empty_file(
@@ -157,8 +171,9 @@ def create_empty_file(
         Replace an existing file (default True, as in showerdata 0.7).
     """
     shape = _checked_shape(shape, "shape")
-    with new_file(path, overwrite) as file:
-        create_showers_layout(file, shape)
+    fmt = writer_for(path)
+    with fmt.new_file(path, overwrite) as file:
+        fmt.create_showers_layout(file, shape)
 
 
 def _checked_shape(shape: Any, what: str) -> tuple[int, int, int]:
@@ -174,6 +189,8 @@ def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
     """Write showers into rows ``start ...`` of an existing file.
 
     Use :func:`create_empty_file` first. Lazy data is streamed chunk by chunk.
+    Independent processes may fill different rows of one zarr store at once:
+    chunks they share are rewritten under a lock, never torn.
 
     Parameters
     ----------
@@ -202,10 +219,13 @@ def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
         "showers",
     )
     fields = data._fields()
+    if header.dense:
+        save_region(fields, path, start)
+        return
     rows = showers_per_chunk(header.max_points, header.num_features)
-    with existing_file(path) as file:
+    with writer_for(path).existing_file(path) as file:
         for offset, block in iter_blocks(fields, chunk_length=rows):
-            write_fields(file, start + offset, block)
+            writer_for(path).write_fields(file, start + offset, block)
 
 
 def _check_batch(
@@ -256,9 +276,14 @@ def get_file_length(path: PathLike) -> int:
 # -- metadata -------------------------------------------------------------------------
 
 
+#: Root attributes of a zarr store that describe the store, not the data.
+STORE_ATTRIBUTES = (FORMAT_ATTRIBUTE, LAYOUT_VERSION_ATTRIBUTE)
+
+
 def load_metadata(path: PathLike) -> dict[str, Any]:
     """Root attributes of a file (including ``showerdata_version``)."""
-    return dict(cached_reader(_path(path)).attrs.items())
+    attributes = cached_reader(_path(path)).attrs.items()
+    return {k: v for k, v in attributes if k not in STORE_ATTRIBUTES}
 
 
 def add_metadata(path: PathLike, metadata: dict[str, str | int | float | bool]) -> None:
@@ -273,9 +298,10 @@ def add_metadata(path: PathLike, metadata: dict[str, str | int | float | bool]) 
                 f"metadata '{key}' must be str, int, float or bool, not "
                 f"{type(value).__name__}."
             )
-    with existing_file(_path(path)) as file:
+    with writer_for(path).existing_file(_path(path)) as file:
         for key, value in metadata.items():
-            file.attrs[key] = value
+            # numpy scalars become Python ones: zarr stores attributes as JSON.
+            file.attrs[key] = value.item() if isinstance(value, np.generic) else value
 
 
 # -- targets ---------------------------------------------------------------------------
@@ -302,12 +328,13 @@ def add_target_dataset(
     """
     path = _path(path)
     shape = _checked_shape(shape, "shape")
-    with existing_file(path) as file:
+    fmt = writer_for(path)
+    with fmt.existing_file(path) as file:
         if key in file:
             if exists_ok:
                 return
             raise FileExistsError(f"Dataset '{key}' already exists in {path}.")
-        create_points_datasets(file, key, shape)
+        fmt.create_points_datasets(file, key, shape)
 
 
 def _target_num_points(data: Any, path: str, num_points: Any, start: int) -> Any:
@@ -317,7 +344,7 @@ def _target_num_points(data: Any, path: str, num_points: Any, start: int) -> Any
             f"got shape {data.shape}."
         )
     if num_points is None:
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise ValueError(
                 "num_points must be provided if the file does not exist yet."
             )
@@ -399,10 +426,11 @@ def save_target(
     path = _path(path)
     num_points = _target_num_points(data, path, num_points, 0)
     fields = _target_fields(data, num_points)
+    fmt = writer_for(path)
     if not os.path.exists(path):
-        check_destination(path, overwrite=False)
-        h5py.File(path, "w").close()
-    with existing_file(path) as file:
+        with fmt.new_file(path, overwrite=False):
+            pass
+    with fmt.existing_file(path) as file:
         if name in file and not overwrite:
             raise FileExistsError(
                 f"Dataset '{name}' already exists in {path}. Use overwrite=True to "
@@ -414,16 +442,16 @@ def save_target(
         shape = tuple(int(d) for d in data.shape)
         try:
             file.create_group(staging)
-            create_points_datasets(file, staging, shape)
+            fmt.create_points_datasets(file, staging, shape)
             rows = showers_per_chunk(shape[1], shape[2])
             for start, block in iter_blocks(fields, chunk_length=rows):
-                write_points(file, staging, start, block["points"], block["num_points"])
+                fmt.write_points(
+                    file, staging, start, block["points"], block["num_points"]
+                )
         except BaseException:
             del file[staging]
             raise
-        if name in file:
-            del file[name]
-        file.move(staging, name)
+        fmt.replace_group(file, staging, name)
 
 
 def save_target_batch(
@@ -464,9 +492,10 @@ def save_target_batch(
     )
     fields = _target_fields(data, num_points)
     rows = showers_per_chunk(header.max_points, header.num_features)
-    with existing_file(path) as file:
+    fmt = writer_for(path)
+    with fmt.existing_file(path) as file:
         for offset, block in iter_blocks(fields, chunk_length=rows):
-            write_points(
+            fmt.write_points(
                 file, key, start + offset, block["points"], block["num_points"]
             )
 

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from types import TracebackType
 
-import h5py
 import numpy as np
 
 from ..indexing import IndexLike, Selection, normalize_index, selection_length
 from ..showers import Showers
-from .handles import forget, open_hdf5
-from .hdf5_read import read_points_header, read_shower_rows
-from .hdf5_write import check_destination, create_showers_layout, write_fields
+from .formats import writer_for
+from .handles import open_reader
+from .read import read_points_header, read_shower_rows
 from .streaming import iter_blocks
 
 
 class ShowerDataFile:
-    """Context manager over an HDF5 shower file.
+    """Context manager over a shower file (HDF5) or store (zarr).
 
     Indexing returns in-memory :class:`Showers` (as an h5py dataset returns
     numpy); assigning :class:`Showers` (in memory or lazy) writes them.
@@ -53,28 +52,29 @@ class ShowerDataFile:
         shape: tuple[int, int, int] | None = None,
     ) -> None:
         self.path = path
-        self._final_path: str | None = None
+        self._closed = True
         if mode not in ("r", "w", "a"):
             raise ValueError(f"Invalid mode '{mode}'. Must be 'r', 'w', or 'a'.")
+        self._format = writer_for(path)
+        self._writable = mode != "r"
+        # Holds the writer's context: leaving it normally commits the file.
+        self._context = ExitStack()
         if mode == "w":
             if shape is None:
                 raise ValueError(
                     "Shape must be specified when opening a file for writing."
                 )
-            self._final_path = check_destination(path, overwrite=True)
-            directory, name = os.path.split(os.path.abspath(self._final_path))
-            working = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:8]}.partial")
-            self.file = h5py.File(working, "w")
-            from .._version import __version__
-
-            self.file.attrs["showerdata_version"] = __version__
-            create_showers_layout(self.file, tuple(int(d) for d in shape))
+            self.file = self._context.enter_context(
+                self._format.new_file(path, overwrite=True)
+            )
+            self._format.create_showers_layout(self.file, tuple(int(d) for d in shape))
+        elif mode == "a":
+            self.file = self._context.enter_context(self._format.existing_file(path))
         else:
-            if mode == "a":
-                forget(path)
-            self.file = open_hdf5(path, "r" if mode == "r" else "r+")
+            self.file = open_reader(os.fspath(path))
+        self._closed = False
         self.attrs = self.file.attrs
-        self._header = read_points_header(self.file.filename, handle=self.file)
+        self._header = read_points_header(os.fspath(path), handle=self.file)
 
     # -- context --------------------------------------------------------------------
 
@@ -98,17 +98,17 @@ class ShowerDataFile:
             For ``mode='w'``: drop the new file instead (the ``with`` block
             does this when it raises).
         """
-        if not self.file:
+        if getattr(self, "_closed", True):
             return
-        working = self.file.filename
-        self.file.close()
-        if self._final_path is not None:
-            if discard:
-                os.remove(working)
-            else:
-                forget(self._final_path)
-                os.replace(working, self._final_path)
-            self._final_path = None
+        self._closed = True
+        if discard:
+            # The writer's context removes what it built when it sees an error.
+            abandoned = RuntimeError("ShowerDataFile discarded")
+            self._context.__exit__(RuntimeError, abandoned, None)
+        else:
+            self._context.close()
+        if hasattr(self.file, "close"):
+            self.file.close()
 
     def __del__(self) -> None:
         # An unclosed 'w' file is committed, as h5py would have flushed it in 0.7.
@@ -134,7 +134,7 @@ class ShowerDataFile:
         return self.num_showers
 
     def _selection(self, index: IndexLike) -> Selection:
-        if not self.file:
+        if self._closed:
             raise ValueError(f"File '{self.path}' is closed.")
         return normalize_index(index, self.num_showers)
 
@@ -146,7 +146,7 @@ class ShowerDataFile:
 
     def __setitem__(self, index: IndexLike, data: Showers) -> None:
         selection = self._selection(index)
-        if self.file.mode != "r+":
+        if not self._writable:
             raise ValueError(
                 f"File '{self.path}' is not open for writing (mode 'r'); open it with "
                 "mode='a' or 'w'."
@@ -169,10 +169,10 @@ class ShowerDataFile:
         chunk = 65536
         for offset, block in iter_blocks(data._fields(), chunk_length=chunk):
             if contiguous:
-                write_fields(self.file, selection.start + offset, block)
+                self._format.write_fields(self.file, selection.start + offset, block)
             else:
                 for k, row in enumerate(rows[offset : offset + len(block["points"])]):
-                    write_fields(
+                    self._format.write_fields(
                         self.file, int(row), {n: v[k : k + 1] for n, v in block.items()}
                     )
 
@@ -180,7 +180,7 @@ class ShowerDataFile:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        state = "open" if self.file else "closed"
+        state = "closed" if self._closed else "open"
         return f"ShowerDataFile('{os.fspath(self.path)}', {state}, shape={self.shape})"
 
 

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import h5py
 import numpy as np
@@ -64,6 +65,20 @@ def existing_file(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
     forget(path)
     with open_hdf5(path, "r+") as file:
         yield file
+
+
+def create_dataset(
+    file: h5py.File, name: str, shape: tuple[int, ...], dtype: Any
+) -> h5py.Dataset:
+    """Create a plain (contiguous, uncompressed, as 0.7 writes) dataset."""
+    return file.create_dataset(name, shape=shape, dtype=dtype)
+
+
+def replace_group(file: h5py.File, staging: str, name: str) -> None:
+    """Move the group ``staging`` to ``name``, replacing a group of that name."""
+    if name in file:
+        del file[name]
+    file.move(staging, name)
 
 
 def create_points_datasets(

@@ -1,7 +1,9 @@
-"""Lazy reading of the showerdata 0.7 HDF5 layout.
+"""Lazy reading of the showerdata layout, from HDF5 files and zarr stores.
 
 Every task reads one selection of rows through :func:`cached_reader`, so a
-graph carries ``(path, dataset, rows)`` and pickles to any worker.
+graph carries ``(path, dataset, rows)`` and pickles to any worker. The formats
+differ in one place: HDF5 holds points as ragged (vlen) rows, zarr as dense
+zero-padded rows (see :func:`read_points_from`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..showers import IncidentParticles, Showers
 from ..validation import check_points
 from .handles import cached_reader, file_identity, open_hdf5
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
+from .zarr_store import is_zarr_array, read_rows
 
 PARTICLE_DTYPES = {name: PER_SHOWER[name][0] for name in PARTICLE_FIELDS}
 SHOWER_DTYPES = {name: dtype for name, (dtype, _) in PER_SHOWER.items()}
@@ -31,24 +34,22 @@ SHOWER_DTYPES = {name: dtype for name, (dtype, _) in PER_SHOWER.items()}
 # -- layout checks --------------------------------------------------------------
 
 
-def require_dataset(file: h5py.File, name: str, path: str) -> h5py.Dataset:
-    """The dataset ``name`` of ``file``, or :class:`MissingDataError`."""
+def require_dataset(file: Any, name: str, path: str) -> Any:
+    """Dataset ``name`` of an HDF5 file or zarr group, or :class:`MissingDataError`."""
     item = file.get(name)
     if item is None:
         raise MissingDataError(
             f"file '{path}': dataset '{name}' not found (not a showerdata file, or "
             "written without it)."
         )
-    if not isinstance(item, h5py.Dataset):
+    if not (isinstance(item, h5py.Dataset) or is_zarr_array(item)):
         raise ShowerDataError(
             "expected a dataset, found a group", path=path, dataset=name
         )
     return item
 
 
-def check_dataset(
-    dataset: h5py.Dataset, path: str, kinds: str, shape: tuple[int, ...]
-) -> None:
+def check_dataset(dataset: Any, path: str, kinds: str, shape: tuple[int, ...]) -> None:
     """Raise :class:`ShowerDataError` unless dtype kind and shape match."""
     if dataset.dtype.kind not in kinds:
         raise ShowerDataError(
@@ -71,15 +72,16 @@ class PointsHeader:
     """What the file says about one padded point-cloud dataset."""
 
     path: str
-    rows: str  # vlen dataset of flattened rows
+    rows: str  # vlen rows of flattened points (HDF5) or dense padded points (zarr)
     num_points: str  # its num_points dataset
     num_showers: int
     max_points: int
     num_features: int
+    dense: bool = False  # True for zarr
 
 
 def read_points_header(
-    path: str, key: str = "showers", handle: h5py.File | None = None
+    path: str, key: str = "showers", handle: Any = None
 ) -> PointsHeader:
     """Read and check the shape and datasets of a point-cloud key."""
     rows_name, shape_name, num_points_name = points_dataset_names(key)
@@ -94,7 +96,10 @@ def read_points_header(
         )
     num_showers, max_points, num_features = (int(v) for v in shape_ds[()])
     rows = require_dataset(file, rows_name, path)
-    if h5py.check_vlen_dtype(rows.dtype) is None or rows.ndim != 1:
+    dense = is_zarr_array(rows)
+    if dense:
+        check_dataset(rows, path, "f", (num_showers, max_points, num_features))
+    elif h5py.check_vlen_dtype(rows.dtype) is None or rows.ndim != 1:
         raise ShowerDataError(
             f"must be a 1-D variable-length float dataset, has dtype {rows.dtype} and "
             f"shape {rows.shape}",
@@ -111,7 +116,7 @@ def read_points_header(
         require_dataset(file, num_points_name, path), path, "iu", (num_showers,)
     )
     return PointsHeader(
-        path, rows_name, num_points_name, num_showers, max_points, num_features
+        path, rows_name, num_points_name, num_showers, max_points, num_features, dense
     )
 
 
@@ -129,8 +134,14 @@ def read_particles_length(path: str, with_ids: bool) -> int:
 # -- tasks ------------------------------------------------------------------------
 
 
-def read_selection(dataset: h5py.Dataset, selection: Selection) -> np.ndarray:
-    """``dataset[selection]`` for a forward slice or any array of rows."""
+def read_selection(file: Any, name: str, selection: Selection) -> np.ndarray:
+    """``file[name][selection]`` for a forward slice or any array of rows."""
+    dataset = file[name]
+    if is_zarr_array(dataset):
+        if not isinstance(selection, slice):
+            unique, inverse = np.unique(selection, return_inverse=True)
+            return read_rows(file, dataset, unique)[inverse]
+        return read_rows(file, dataset, selection)
     if isinstance(selection, slice):
         return dataset[selection]
     if len(selection) == 0:
@@ -152,7 +163,7 @@ def file_row(selection: Selection, position: int) -> int:
 
 def read_field(path: str, name: str, selection: Selection, dtype: str) -> np.ndarray:
     """Task: rows of a per-shower dataset, cast to ``dtype``."""
-    return np.asarray(read_selection(cached_reader(path)[name], selection), dtype=dtype)
+    return np.asarray(read_selection(cached_reader(path), name, selection), dtype=dtype)
 
 
 def read_num_points(
@@ -176,7 +187,7 @@ def read_points(
 
 
 def read_points_from(
-    file: h5py.File,
+    file: Any,
     header: PointsHeader,
     selection: Selection,
     max_points: int,
@@ -188,8 +199,37 @@ def read_points_from(
     ``out``, if given, is a zero-filled block that receives the points (e.g. a
     slice of the whole result).
     """
-    rows = read_selection(file[header.rows], selection)
-    stored = read_selection(file[header.num_points], selection).astype(np.int64)
+    stored = read_selection(file, header.num_points, selection).astype(np.int64)
+    if header.dense:
+        points = _read_dense(file, header, selection, stored, max_points, out)
+    else:
+        points = _read_ragged(file, header, selection, stored, max_points, out)
+    if check_energies:
+        try:
+            # Ragged rows are padded by pad_rows, zero by construction; stored
+            # dense padding must be checked.
+            check_points(
+                points, np.minimum(stored, max_points), check_padding=header.dense
+            )
+        except ShowerDataError as error:
+            raise ShowerDataError(
+                error.problem,
+                path=header.path,
+                dataset=header.rows,
+                index=file_row(selection, error.index or 0),
+            ) from None
+    return points
+
+
+def _read_ragged(
+    file: Any,
+    header: PointsHeader,
+    selection: Selection,
+    stored: np.ndarray,
+    max_points: int,
+    out: np.ndarray | None,
+) -> np.ndarray:
+    rows = read_selection(file, header.rows, selection)
     lengths = row_lengths(rows)
     bad = (lengths != stored * header.num_features) | (stored < 0)
     if bad.any():
@@ -201,23 +241,41 @@ def read_points_from(
             dataset=header.rows,
             index=file_row(selection, position),
         )
-    points = pad_rows(rows, max_points, header.num_features, out)
-    if check_energies:
-        try:
-            # The padding comes from pad_rows: zero by construction.
-            check_points(points, np.minimum(stored, max_points), check_padding=False)
-        except ShowerDataError as error:
-            raise ShowerDataError(
-                error.problem,
-                path=header.path,
-                dataset=header.rows,
-                index=file_row(selection, error.index or 0),
-            ) from None
-    return points
+    return pad_rows(rows, max_points, header.num_features, out)
+
+
+def _read_dense(
+    file: Any,
+    header: PointsHeader,
+    selection: Selection,
+    stored: np.ndarray,
+    max_points: int,
+    out: np.ndarray | None,
+) -> np.ndarray:
+    bad = (stored < 0) | (stored > header.max_points)
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise ShowerDataError(
+            f"num_points = {stored[position]} is outside 0..{header.max_points}",
+            path=header.path,
+            dataset=header.num_points,
+            index=file_row(selection, position),
+        )
+    points = read_selection(file, header.rows, selection)
+    if max_points < header.max_points:
+        points = points[:, :max_points]
+    elif max_points > header.max_points:
+        wider = np.zeros((len(points), max_points, header.num_features), np.float32)
+        wider[:, : header.max_points] = points
+        points = wider
+    if out is None:
+        return np.ascontiguousarray(points)
+    out[...] = points
+    return out
 
 
 def read_shower_rows(
-    file: h5py.File,
+    file: Any,
     header: PointsHeader,
     selection: Selection,
     max_points: int | None = None,
@@ -230,7 +288,7 @@ def read_shower_rows(
     """
     max_points = header.max_points if max_points is None else max_points
     fields = {
-        name: np.asarray(read_selection(file[name], selection), dtype=dtype)
+        name: np.asarray(read_selection(file, name, selection), dtype=dtype)
         for name, dtype in SHOWER_DTYPES.items()
     }
     fields["num_points"] = np.minimum(fields["num_points"], max_points)
@@ -290,7 +348,7 @@ class StoredRows:
         if self.kind is IncidentParticles:
             return IncidentParticles._from_fields(
                 {
-                    name: np.asarray(read_selection(file[name], self.selection), dtype)
+                    name: np.asarray(read_selection(file, name, self.selection), dtype)
                     for name, dtype in PARTICLE_DTYPES.items()
                 }
             )
@@ -376,6 +434,13 @@ def rows_selection(path: str, num_rows: int, start: int, stop: int | None) -> sl
     return slice(first, max(first, last), 1)
 
 
+def default_chunk_length(header: PointsHeader, max_points: int) -> int:
+    """Showers per dask chunk: a zarr store's own chunks, else ~chunk-bytes."""
+    if header.dense:
+        return int(cached_reader(header.path)[header.rows].chunks[0])
+    return showers_per_chunk(max_points, header.num_features)
+
+
 def open_showers(
     path: str,
     start: int = 0,
@@ -396,7 +461,7 @@ def open_showers(
     points_axis = (
         header.max_points if max_points is None or max_points < 0 else max_points
     )
-    chunk = chunks or showers_per_chunk(points_axis, header.num_features)
+    chunk = chunks or default_chunk_length(header, points_axis)
     stored = StoredRows(
         path=path,
         kind=Showers,
@@ -409,6 +474,11 @@ def open_showers(
     return stored.to_bundle()
 
 
+def _particle_chunk_length(path: str) -> int:
+    energies = cached_reader(path)["energies"]
+    return int(energies.chunks[0]) if is_zarr_array(energies) else 2**20
+
+
 def open_particles(
     path: str, start: int = 0, stop: int | None = None, chunks: int | None = None
 ) -> IncidentParticles:
@@ -419,7 +489,7 @@ def open_particles(
         kind=IncidentParticles,
         num_rows=length,
         selection=rows_selection(path, length, start, stop),
-        chunk_length=chunks or 2**20,
+        chunk_length=chunks or _particle_chunk_length(path),
     )
     return stored.to_bundle()
 
@@ -437,7 +507,7 @@ def open_target(
     points_axis = (
         header.max_points if max_points is None or max_points < 0 else max_points
     )
-    chunk = chunks or showers_per_chunk(points_axis, header.num_features)
+    chunk = chunks or default_chunk_length(header, points_axis)
     selection = rows_selection(path, header.num_showers, start, stop)
     pieces = split_selection(selection, header.num_showers, chunk)
     lengths = [selection_length(p, header.num_showers) for p in pieces]

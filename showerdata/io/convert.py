@@ -1,0 +1,122 @@
+"""Lossless conversion between the formats (HDF5 <-> zarr), streaming."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+from ..errors import MissingDataError
+from .api import (
+    STORE_ATTRIBUTES,
+    PathLike,
+    add_metadata,
+    load,
+    load_inc_particles,
+    load_metadata,
+    load_target,
+    save,
+    save_target,
+)
+from .formats import is_zarr, writer_for
+from .handles import cached_reader
+from .zarr_write import commit
+
+#: Rows of an observable copied at once.
+ROWS_PER_COPY = 2**18
+
+
+def convert(
+    source: PathLike,
+    destination: PathLike,
+    overwrite: bool = False,
+    *,
+    progress: bool = False,
+) -> None:
+    """Copy a shower file to another format (or the same), value for value.
+
+    Showers (or incident particles), every target, the observables and the
+    root attributes are copied chunk by chunk; the destination format follows
+    its path (``*.zarr`` is a zarr store). The destination appears only when
+    complete.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        HDF5 file or zarr store written by showerdata (any version).
+    destination : str or os.PathLike
+        New file or store.
+    overwrite : bool
+        Replace an existing destination.
+    progress : bool
+        Show progress bars.
+
+    Notes
+    -----
+    The points, counts, per-shower values, targets and observables are equal
+    bit for bit. The ``shape`` and ``num_points`` datasets are written as
+    int32, the layout's dtype (0.7 wrote ``shape`` from ``save`` and some
+    targets' ``num_points`` as int64); their values are equal.
+    """
+    source, destination = os.fspath(source), os.fspath(destination).rstrip("/")
+    if os.path.abspath(source) == os.path.abspath(destination):
+        raise ValueError(f"convert: source and destination are both '{source}'.")
+    writer_for(destination).check_destination(destination, overwrite)
+    directory, name = os.path.split(os.path.abspath(destination))
+    working = os.path.join(directory, f".{uuid.uuid4().hex[:8]}.converting.{name}")
+    try:
+        _copy(source, working, progress)
+        if is_zarr(destination):
+            commit(working, destination)
+        else:
+            os.replace(working, destination)
+    finally:
+        if os.path.isdir(working):
+            shutil.rmtree(working)
+        elif os.path.exists(working):
+            os.remove(working)
+
+
+def _copy(source: str, destination: str, progress: bool) -> None:
+    file = cached_reader(source)
+    if "shape" in file:
+        save(load(source), destination, progress=progress)
+    else:
+        save(load_inc_particles(source), destination, progress=progress)
+    for key in _target_keys(file):
+        points, num_points = load_target(source, key)
+        save_target(points, destination, num_points, name=key)
+    if "observables" in file:
+        _copy_observables(source, destination)
+    attributes = load_metadata(source)
+    add_metadata(
+        destination, {k: v for k, v in attributes.items() if k not in STORE_ATTRIBUTES}
+    )
+
+
+def _target_keys(file: object) -> list[str]:
+    keys = []
+    for key in file.keys():  # type: ignore[attr-defined]
+        item = file[key]  # type: ignore[index]
+        if hasattr(item, "keys") and "point_clouds" in item and not key.startswith("."):
+            keys.append(key)
+    return keys
+
+
+def _copy_observables(source: str, destination: str) -> None:
+    stored = cached_reader(source)["observables"]
+    fmt = writer_for(destination)
+    with fmt.existing_file(destination) as file:
+        group = file.require_group("observables")
+        for key in stored.keys():
+            values = stored[key]
+            if not hasattr(values, "shape"):
+                raise MissingDataError(
+                    f"file '{source}': 'observables/{key}' is a group, expected arrays."
+                )
+            target = fmt.create_dataset(group, key, values.shape, values.dtype)
+            # Observables are a few numbers per shower: plain slices suffice.
+            for start in range(0, values.shape[0], ROWS_PER_COPY):
+                target[start : start + ROWS_PER_COPY] = values[
+                    start : start + ROWS_PER_COPY
+                ]

@@ -1,0 +1,218 @@
+"""Saving to zarr in parallel: every chunk is written by the worker that computed it.
+
+The fields are rechunked to the store's chunk length, and the graph gets one
+write task per chunk that stores the chunk of every field and then sets its
+byte in the ``chunks_written`` record. Tasks need no lock (they own their
+chunks), run wherever dask runs them (threads, processes, a distributed
+cluster), and return only a count. A resumed save writes only the chunks
+whose byte is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.base import tokenize
+from dask.callbacks import Callback
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
+from tqdm.auto import tqdm
+
+from ..errors import ShowerDataError
+from .layout import points_dataset_names
+from .zarr_store import CHUNKS_WRITTEN, open_store
+from .zarr_write import (
+    create_particles_layout,
+    create_showers_layout,
+    new_file,
+    write_rows,
+)
+
+#: Dataset of each field of a bundle in the layout.
+DATASET_OF_FIELD = {"points": points_dataset_names("showers")[0]}
+
+
+def uniform_chunk_length(arrays: Sequence[Any], default: int) -> int:
+    """The chunk length of lazy arrays if it is regular (zarr needs a regular grid)."""
+    lazy = [a for a in arrays if isinstance(a, da.Array)]
+    if not lazy:
+        return default
+    lengths = lazy[0].chunks[0]
+    if len(lengths) > 1 and len(set(lengths[:-1])) == 1 and lengths[-1] <= lengths[0]:
+        return int(lengths[0])
+    if len(lengths) == 1:
+        return max(1, int(lengths[0]))
+    return default
+
+
+def write_chunk(path: str, start: int, names: tuple[str, ...], *blocks: Any) -> int:
+    """Task: write one chunk of every field into the store at ``path``."""
+    group = open_store(path, "r+")
+    write_rows(group, start, dict(zip(names, blocks, strict=True)))
+    return len(blocks[0])
+
+
+def aligned_arrays(
+    fields: Mapping[str, Any], lengths: tuple[int, ...]
+) -> dict[str, da.Array]:
+    """Fields as dask arrays in blocks of ``lengths``, keyed by dataset name."""
+    return {
+        DATASET_OF_FIELD.get(name, name): da.asarray(values).rechunk(
+            {0: lengths, **{axis: -1 for axis in range(1, np.ndim(values))}}
+        )
+        for name, values in fields.items()
+    }
+
+
+def grid_lengths(start: int, count: int, chunk: int) -> tuple[int, ...]:
+    """Block lengths of rows ``start:start + count`` cut at the store's chunk edges."""
+    edges = [start, *range((start // chunk + 1) * chunk, start + count, chunk)]
+    edges.append(start + count)
+    return tuple(b - a for a, b in zip(edges[:-1], edges[1:], strict=True)) or (0,)
+
+
+def save_to_store(
+    fields: Mapping[str, Any],
+    path: str,
+    shape: tuple[int, int, int] | None,
+    chunk_length: int,
+    overwrite: bool,
+    progress: bool,
+    resume: bool,
+) -> None:
+    """Write aligned fields to a new store (showers if ``shape`` is given).
+
+    Parameters
+    ----------
+    fields : mapping of str to array
+        Numpy or dask arrays, one per field, aligned along showers.
+    path : str
+        Destination store.
+    shape : tuple of int or None
+        (N, P, F) of showers; None for incident particles.
+    chunk_length : int
+        Chunk length to use unless the lazy fields have a regular one.
+    overwrite, progress, resume
+        As in :func:`showerdata.save`.
+    """
+    length = len(next(iter(fields.values())))
+    chunk = uniform_chunk_length(list(fields.values()), chunk_length)
+    chunk = max(1, min(chunk, length))
+    arrays = aligned_arrays(fields, grid_lengths(0, length, chunk))
+    with new_file(path, overwrite, resume=resume) as group:
+        if CHUNKS_WRITTEN in group:
+            _check_resumable(group, arrays, chunk, path)
+        elif shape is not None:
+            create_showers_layout(group, shape, chunk_length=chunk)
+        else:
+            create_particles_layout(group, length, chunk_length=chunk)
+        written = group[CHUNKS_WRITTEN][:].astype(bool)
+        todo = [i for i in range(len(written)) if not written[i]]
+        root = str(group.store.root)  # type: ignore[attr-defined]
+        done = length - sum(arrays[next(iter(arrays))].chunks[0][i] for i in todo)
+        run_writes(write_tasks(root, arrays, 0, todo), length, progress, done)
+        if not group[CHUNKS_WRITTEN][:].all():
+            raise ShowerDataError("not every chunk was written", path=path)
+
+
+def save_region(
+    fields: Mapping[str, Any], path: str, start: int, progress: bool = False
+) -> None:
+    """Write aligned fields into rows ``start ...`` of an existing store.
+
+    Blocks are cut at the store's chunk edges and written in parallel; only a
+    chunk at either end of the region can be shared with another writer, and
+    that one is rewritten under a lock.
+    """
+    path = os.path.abspath(path)
+    group = open_store(path, "r+")
+    first = next(iter(fields))
+    dataset = DATASET_OF_FIELD.get(first, first)
+    chunk = int(group[dataset].chunks[0])
+    count = len(fields[first])
+    arrays = aligned_arrays(fields, grid_lengths(start, count, chunk))
+    blocks = list(range(len(arrays[dataset].chunks[0])))
+    run_writes(write_tasks(path, arrays, start, blocks), count, progress)
+
+
+def _check_resumable(
+    group: Any, arrays: Mapping[str, da.Array], chunk: int, path: str
+) -> None:
+    for name, values in arrays.items():
+        stored = group.get(name)
+        if stored is None or stored.shape != values.shape or stored.chunks[0] != chunk:
+            raise ShowerDataError(
+                f"cannot resume: the interrupted save has "
+                f"{None if stored is None else stored.shape} in chunks of "
+                f"{None if stored is None else stored.chunks[0]}, the data "
+                f"{values.shape} in chunks of {chunk}; save without resume=True",
+                path=path,
+                dataset=name,
+            )
+
+
+def write_tasks(
+    root: str, arrays: Mapping[str, da.Array], start: int, blocks: list[int]
+) -> list[Delayed]:
+    """One task per block: write block ``i`` of every array at its rows."""
+    names = tuple(arrays)
+    lengths = next(iter(arrays.values())).chunks[0]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int).tolist()
+    token = tokenize(root, names, [a.name for a in arrays.values()], start)
+    layer = f"write-zarr-{token}"
+    tasks: dict[Any, Any] = {}
+    for i in blocks:
+        keys = [(a.name, i, *(0,) * (a.ndim - 1)) for a in arrays.values()]
+        tasks[(layer, i)] = (write_chunk, root, start + offsets[i], names, *keys)
+    graph = HighLevelGraph.from_collections(layer, tasks, list(arrays.values()))
+    return [Delayed((layer, i), graph, layer=layer) for i in blocks]
+
+
+class _CountWrites(Callback):
+    """Advance a progress bar as write tasks finish (local schedulers)."""
+
+    def __init__(self, bar: tqdm) -> None:
+        super().__init__()
+        self.bar = bar
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
+        if isinstance(key, tuple) and str(key[0]).startswith("write-zarr-"):
+            self.bar.update(int(result))
+
+
+def run_writes(tasks: list[Delayed], total: int, progress: bool, done: int = 0) -> None:
+    """Run write tasks on the active scheduler, with a progress bar of showers."""
+    if not tasks:
+        return
+    bar = tqdm(
+        total=total, initial=done, unit="showers", desc="writing", disable=not progress
+    )
+    try:
+        client = _active_client()
+        if client is None:
+            with _CountWrites(bar):
+                dask.compute(*tasks)
+            return
+        from distributed import as_completed
+
+        futures = client.compute(tasks)
+        for future in as_completed(futures):
+            bar.update(future.result())
+    finally:
+        bar.close()
+
+
+def _active_client() -> Any:
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed"):
+        return None
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None

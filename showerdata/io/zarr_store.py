@@ -1,0 +1,184 @@
+"""The zarr mirror of the layout: opening stores, chunk records and chunk locks.
+
+A showerdata zarr store is a zarr (format 3) group with the names of the HDF5
+layout; ``showers`` (and a target's ``point_clouds``) is dense and zero padded.
+Every array is chunked along showers with one chunk length per group.
+
+Each group of point clouds (the root for ``showers``, ``<key>/`` for a target)
+has a ``chunks_written`` array with one byte per chunk, stored as its own zarr
+chunk so that workers set them without coordination. A byte is set once every
+array of the group holds that chunk. Readers use it two ways: an unset chunk
+reads as empty showers (as unwritten rows of an HDF5 file do), and a set chunk
+whose file is missing is an error instead of silently reading zeros.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import zarr
+import zarr.errors
+
+from ..errors import ShowerDataError
+
+#: Root attributes that mark a showerdata store and its layout version.
+FORMAT_ATTRIBUTE = "showerdata_format"
+FORMAT_NAME = "showerdata-zarr"
+LAYOUT_VERSION_ATTRIBUTE = "showerdata_layout_version"
+LAYOUT_VERSION = 1
+#: Per-group record of the chunks that are completely written.
+CHUNKS_WRITTEN = "chunks_written"
+
+
+def open_store(path: str | os.PathLike[str], mode: str = "r") -> zarr.Group:
+    """Open a showerdata zarr store, with errors that name it.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing at ``path``.
+    NotADirectoryError
+        ``path`` is a file, not a zarr store.
+    ShowerDataError
+        ``path`` is a zarr group but not a showerdata store.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such shower store: '{path}'")
+    if not os.path.isdir(path):
+        raise NotADirectoryError(f"'{path}' is a file, not a zarr store directory.")
+    try:
+        group = zarr.open_group(path, mode=mode)
+    except (zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError):
+        raise ShowerDataError(
+            "is not a zarr group (no zarr.json of a group)", path=path
+        ) from None
+    except (ValueError, OSError) as error:
+        message = f"is not a readable zarr store: {error}"
+        raise ShowerDataError(message, path=path) from error
+    if group.attrs.get(FORMAT_ATTRIBUTE) != FORMAT_NAME:
+        raise ShowerDataError(
+            f"is a zarr group but not a showerdata store (no root attribute "
+            f"{FORMAT_ATTRIBUTE} = '{FORMAT_NAME}')",
+            path=path,
+        )
+    return group
+
+
+def store_identity(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """Changes when the store at ``path`` is replaced or its root metadata edited."""
+    directory = os.stat(path)
+    try:
+        root = os.stat(os.path.join(path, "zarr.json"))
+    except FileNotFoundError:  # not a zarr store: opening it will say so
+        return (directory.st_ino, directory.st_mtime_ns, -1)
+    return (directory.st_ino, root.st_mtime_ns, root.st_size)
+
+
+def is_zarr_array(item: Any) -> bool:
+    """Whether ``item`` is a zarr array."""
+    return isinstance(item, zarr.Array)
+
+
+def store_root(array: zarr.Array) -> str:
+    """Directory of the store holding ``array``."""
+    return str(array.store_path.store.root)  # type: ignore[attr-defined]
+
+
+def record_name(array_name: str) -> str:
+    """Path of the ``chunks_written`` record of the group holding ``array_name``."""
+    group = array_name.rpartition("/")[0]
+    return f"{group}/{CHUNKS_WRITTEN}" if group else CHUNKS_WRITTEN
+
+
+def chunk_length(array: zarr.Array) -> int:
+    """Chunk length along the shower axis."""
+    return int(array.chunks[0])
+
+
+def chunk_file(root: str, array_name: str, ndim: int, index: int) -> str:
+    """File of chunk ``index`` along showers (default zarr 3 chunk keys)."""
+    return os.path.join(root, array_name, "c", str(index), *(["0"] * (ndim - 1)))
+
+
+def touched_chunks(selection: slice | np.ndarray, length: int) -> np.ndarray:
+    """Chunk indices holding the selected rows (``length`` = chunk length)."""
+    if isinstance(selection, slice):
+        rows = np.arange(selection.start, selection.stop, selection.step)
+    else:
+        rows = np.asarray(selection)
+    return np.unique(rows // max(length, 1))
+
+
+def check_chunks_present(
+    group: zarr.Group, array: zarr.Array, selection: slice | np.ndarray
+) -> None:
+    """Raise if a chunk recorded as written has lost its file.
+
+    Zarr reads a missing chunk as fill values, which for showers would
+    silently turn a damaged store into empty showers.
+    """
+    name = array.path
+    length = chunk_length(array)
+    chunks = touched_chunks(selection, length)
+    if len(chunks) == 0:
+        return
+    record = group.get(record_name(name))
+    if record is not None:
+        written = record.get_orthogonal_selection(chunks)
+        chunks = chunks[written.astype(bool)]
+    root = store_root(array)
+    for index in chunks.tolist():
+        if not os.path.exists(chunk_file(root, name, array.ndim, index)):
+            raise ShowerDataError(
+                f"chunk {index} (showers {index * length} to "
+                f"{(index + 1) * length - 1}) is missing from the store although "
+                "it was written; the store is damaged",
+                path=root,
+                dataset=name,
+                index=index * length,
+            )
+
+
+def read_rows(group: zarr.Group, array: zarr.Array, selection: Any) -> np.ndarray:
+    """``array[selection]`` for a forward slice or sorted unique row indices."""
+    check_chunks_present(group, array, selection)
+    if isinstance(selection, slice):
+        return array[selection]
+    return array.get_orthogonal_selection(np.asarray(selection))
+
+
+_thread_locks: dict[tuple[str, str, int], threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextmanager
+def chunk_lock(root: str, record: str, index: int) -> Iterator[None]:
+    """Exclusive right to rewrite part of chunk ``index`` of a group.
+
+    Writing part of a chunk reads, modifies and rewrites the whole chunk, so
+    two writers filling different rows of one chunk would lose each other's
+    rows. Processes serialise on a byte-range lock (byte ``index`` of the
+    group's record metadata file, which always exists); threads of one
+    process on a lock of their own, since POSIX record locks are per process.
+    """
+    key = (root, record, index)
+    with _thread_locks_guard:
+        thread_lock = _thread_locks.setdefault(key, threading.Lock())
+    lock_file = os.path.join(root, record, "zarr.json")
+    with thread_lock:
+        descriptor = os.open(lock_file, os.O_RDWR)
+        try:
+            fcntl.lockf(descriptor, fcntl.LOCK_EX, 1, index)
+            try:
+                yield
+            finally:
+                fcntl.lockf(descriptor, fcntl.LOCK_UN, 1, index)
+        finally:
+            os.close(descriptor)

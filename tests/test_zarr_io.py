@@ -1,0 +1,384 @@
+"""The zarr mirror: layout, parallel writes, resume, conversion, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dask
+import h5py
+import numpy as np
+import pytest
+import zarr
+from conftest import FIXTURES, assert_showers_equal
+
+import showerdata
+from showerdata import ShowerDataError, ShowerDataFile
+from showerdata.io.zarr_store import CHUNKS_WRITTEN, FORMAT_ATTRIBUTE
+from showerdata.toy import toy_showers
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def stored(tmp_path, make_showers):
+    """(path, in-memory showers) of a small zarr store in chunks of 10."""
+    showers = make_showers(n=37, max_points=25, num_features=5)
+    path = tmp_path / "showers.zarr"
+    showerdata.save(showers.chunk(10), path)
+    return path, showers
+
+
+# -- layout ---------------------------------------------------------------------------
+
+
+def test_layout_mirrors_hdf5_names_dense_padded_and_compressed(stored):
+    path, showers = stored
+    group = zarr.open_group(path, mode="r")
+    assert group.metadata.zarr_format == 3
+    assert group.attrs[FORMAT_ATTRIBUTE] == "showerdata-zarr"
+    assert group.attrs["showerdata_layout_version"] == 1
+    assert group["showers"].shape == (37, 25, 5)
+    assert group["showers"].dtype == np.float32
+    np.testing.assert_array_equal(group["showers"][:], showers.points)
+    np.testing.assert_array_equal(group["shape"][:], [37, 25, 5])
+    for name in ("showers", "num_points", "energies", "directions", "pdg"):
+        assert group[name].chunks[0] == 10, name
+    codec = group["showers"].compressors[0]
+    assert codec.cname.value == "zstd" and codec.shuffle.value == "shuffle"
+    assert group[CHUNKS_WRITTEN][:].tolist() == [1, 1, 1, 1]
+
+
+def test_lazy_load_equals_hdf5_and_indexing_reads_one_chunk(stored, tmp_path):
+    path, showers = stored
+    showerdata.save(showers, tmp_path / "same.h5")
+    lazy = showerdata.load(path)
+    assert lazy.is_lazy and lazy.points.chunks[0] == (10, 10, 10, 7)
+    assert_showers_equal(
+        lazy.compute(), showerdata.load(tmp_path / "same.h5").compute()
+    )
+    one = lazy[23]
+    assert len(dict(one.points.dask)) == 1
+    assert_showers_equal(one.compute(), showers[23])
+    assert_showers_equal(
+        showerdata.load(path, 5, 30, max_points=12).compute(),
+        showerdata.load(tmp_path / "same.h5", 5, 30, max_points=12).compute(),
+    )
+
+
+def test_in_memory_lazy_and_particles_round_trip(tmp_path, make_showers):
+    showers = make_showers(n=23, max_points=9, num_features=4)
+    showerdata.save(showers, tmp_path / "mem.zarr")
+    assert_showers_equal(showerdata.load(tmp_path / "mem.zarr").compute(), showers)
+    particles = showerdata.load_inc_particles(tmp_path / "mem.zarr")
+    showerdata.save(particles, tmp_path / "inc.zarr")
+    back = showerdata.load_inc_particles(tmp_path / "inc.zarr").compute()
+    np.testing.assert_array_equal(back.energies, showers.energies)
+    np.testing.assert_array_equal(back.directions, showers.directions)
+    assert showerdata.get_file_length(tmp_path / "inc.zarr") == 23
+    with pytest.raises(ValueError, match="not a valid shower data file"):
+        showerdata.get_file_shape(tmp_path / "inc.zarr")
+
+
+def test_zero_showers_round_trip(tmp_path, make_showers):
+    empty = make_showers(n=5)[0:0]
+    showerdata.save(empty, tmp_path / "empty.zarr")
+    assert showerdata.get_file_shape(tmp_path / "empty.zarr")[0] == 0
+    assert len(showerdata.load(tmp_path / "empty.zarr").compute()) == 0
+
+
+def test_metadata_targets_and_observables(stored, tmp_path):
+    path, showers = stored
+    showerdata.add_metadata(path, {"generator": "toy", "seed": np.int64(3)})
+    assert showerdata.load_metadata(path) == {
+        "showerdata_version": showerdata.__version__,
+        "generator": "toy",
+        "seed": 3,
+    }
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(37, 25, 3)).astype(np.float32)  # junk in the padding
+    showerdata.save_target(latent, path)
+    points, counts = dask.compute(*showerdata.load_target(path))
+    np.testing.assert_array_equal(counts, showers.num_points)
+    expected = np.where(
+        np.arange(25)[None, :, None] < showers.num_points[:, None, None], latent, 0
+    )
+    np.testing.assert_array_equal(points, expected)
+    showerdata.add_target_dataset(path, (37, 25, 3), key="batched")
+    showerdata.save_target_batch(latent[:20], path, start=0, key="batched")
+    showerdata.save_target_batch(latent[20:], path, start=20, key="batched")
+    np.testing.assert_array_equal(showerdata.load_target(path, "batched")[0], expected)
+
+    showerdata.observables.add_observables_to_file(path)
+    stored_values = showerdata.observables.read_observables_from_file(path)
+    computed = showerdata.observables.calc_observables(
+        showers, showerdata.observables.geometry_of_file(path)
+    )
+    for key, values in computed.items():
+        np.testing.assert_array_equal(stored_values[key], np.asarray(values), key)
+    energies = showerdata.observables.read_point_energies(path, 3, 9)
+    real = np.arange(25) < showers.num_points[3:9, None]
+    np.testing.assert_array_equal(energies, showers.points[3:9][real][:, 3])
+
+
+def test_showerdatafile_on_zarr(tmp_path, make_showers):
+    showers = make_showers(n=30, max_points=10)
+    path = tmp_path / "file.zarr"
+    with ShowerDataFile(path, "w", shape=(30, 10, 5)) as file:
+        assert not path.exists()  # appears when complete
+        file[0:12] = showers[0:12]
+        file[12:] = showers[12:]
+    with ShowerDataFile(path, "a") as file:
+        file[[3, 7]] = showers[[7, 3]]
+    with ShowerDataFile(path) as file:
+        assert_showers_equal(file[3], showers[7])
+        assert_showers_equal(file[10:20], showers[10:20])
+
+
+# -- save_batch: aligned, unaligned, concurrent ---------------------------------------
+
+
+def test_save_batch_unaligned_regions_equal_a_serial_write(tmp_path, make_showers):
+    showers = make_showers(n=53, max_points=12)
+    path = tmp_path / "batched.zarr"
+    with dask.config.set({"showerdata.chunk-bytes": 12 * 5 * 4 * 8}):  # 8 per chunk
+        showerdata.create_empty_file(path, (60, 12, 5))
+    for start, stop in [(0, 5), (5, 19), (19, 40), (40, 53)]:
+        showerdata.save_batch(showers[start:stop], path, start)
+    back = showerdata.load(path).compute()
+    assert_showers_equal(back[:53], showers)
+    # Rows never written read as empty showers, as in an HDF5 file.
+    assert back.num_points[53:].tolist() == [0] * 7
+    with pytest.raises(IndexError):
+        showerdata.save_batch(showers[:10], path, 55)
+
+
+CONCURRENT_WRITER = """
+import sys
+import showerdata
+from showerdata.toy import toy_showers
+path, first, last = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+showers = toy_showers(300, seed=9, max_points=40).compute()
+for start in range(first, last, 7):  # unaligned pieces of 7 rows into chunks of 16
+    stop = min(start + 7, last)
+    showerdata.save_batch(showers[start:stop], path, start)
+"""
+
+
+def test_independent_processes_fill_one_store(tmp_path):
+    path = tmp_path / "shared.zarr"
+    with dask.config.set({"showerdata.chunk-bytes": 40 * 5 * 4 * 16}):
+        showerdata.create_empty_file(path, (300, 40, 5))
+    assert zarr.open_group(path)["showers"].chunks[0] == 16
+    # Interleaved ranges so every process shares chunks with its neighbours.
+    script = tmp_path / "writer.py"
+    script.write_text(CONCURRENT_WRITER)
+    bounds = [(0, 75), (75, 150), (150, 225), (225, 300)]
+    workers = [
+        subprocess.Popen([sys.executable, str(script), str(path), str(a), str(b)])
+        for a, b in bounds
+    ]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
+    serial = tmp_path / "serial.zarr"
+    showerdata.save(toy_showers(300, seed=9, max_points=40), serial)
+    assert_showers_equal(
+        showerdata.load(path).compute(), showerdata.load(serial).compute()
+    )
+
+
+# -- resume --
+
+SLOW_SAVE = """
+import sys, dask, showerdata
+from showerdata.toy import toy_showers
+dask.config.set(scheduler="synchronous")
+showers = toy_showers(4000, seed=5, max_points=300, chunks=100)
+showerdata.save(showers, sys.argv[1])
+"""
+
+
+def _written_chunks(partial: Path) -> dict[str, int]:
+    record = partial / CHUNKS_WRITTEN / "c"
+    if not record.exists():
+        return {}
+    return {p.name: p.stat().st_mtime_ns for p in record.iterdir()}
+
+
+def test_killed_save_resumes_and_skips_complete_chunks(tmp_path):
+    path = tmp_path / "resumed.zarr"
+    partial = tmp_path / ".resumed.zarr.partial"
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_SAVE)
+    process = subprocess.Popen([sys.executable, str(script), str(path)])
+    deadline = time.monotonic() + 60
+    while len(_written_chunks(partial)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = _written_chunks(partial)
+    assert 5 <= len(before) < 40, "the kill should land mid-save"
+    assert not path.exists()
+    with pytest.raises(FileNotFoundError):
+        showerdata.load(path)
+
+    showers = toy_showers(4000, seed=5, max_points=300, chunks=100)
+    showerdata.save(showers, path, resume=True)
+    after_files = {
+        p.name: p.stat().st_mtime_ns for p in (path / CHUNKS_WRITTEN / "c").iterdir()
+    }
+    assert len(after_files) == 40
+    assert all(after_files[name] == mtime for name, mtime in before.items())
+    assert not partial.exists()
+    clean = tmp_path / "clean.zarr"
+    showerdata.save(showers, clean)
+    assert_showers_equal(
+        showerdata.load(path).compute(), showerdata.load(clean).compute()
+    )
+
+
+def test_resume_refuses_different_data(tmp_path, make_showers):
+    partial_owner = tmp_path / "x.zarr"
+    showers = make_showers(n=30, max_points=10)
+    # An interrupted build looks like this: a store at the partial path.
+    showerdata.save(showers.chunk(10), tmp_path / "stage.zarr")
+    os.rename(tmp_path / "stage.zarr", tmp_path / ".x.zarr.partial")
+    with pytest.raises(ShowerDataError, match="cannot resume"):
+        showerdata.save(make_showers(n=31, max_points=10), partial_owner, resume=True)
+    assert not partial_owner.exists()
+
+
+# -- conversion --
+
+
+def _datasets(path: Path) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as file:
+
+        def visit(name, item):
+            if isinstance(item, h5py.Dataset):
+                values = item[()]
+                if h5py.check_vlen_dtype(item.dtype) is not None:
+                    values = [np.asarray(row).tobytes() for row in values]
+                found[name] = values
+
+        file.visititems(visit)
+        found["attrs"] = dict(file.attrs)
+    return found
+
+
+@pytest.mark.parametrize("fixture", ["f5.h5", "f4.h5", "target.h5", "inc_only.h5"])
+def test_convert_round_trip_is_bit_exact(tmp_path, fixture):
+    original = FIXTURES / "v07" / fixture
+    showerdata.convert(original, tmp_path / "mirror.zarr")
+    showerdata.convert(tmp_path / "mirror.zarr", tmp_path / "back.h5")
+    before, after = _datasets(original), _datasets(tmp_path / "back.h5")
+    assert sorted(before) == sorted(after)
+    for name, values in before.items():
+        if name == "attrs":
+            assert after["attrs"] == values
+        elif name.endswith(("shape", "num_points")):
+            # 0.7 wrote some counts as int64; the layout's dtype is int32.
+            assert after[name].dtype == np.int32, name
+            np.testing.assert_array_equal(after[name], values)
+        elif isinstance(values, list):
+            assert after[name] == values, name
+        else:
+            assert after[name].dtype == values.dtype, name
+            assert after[name].tobytes() == values.tobytes(), name
+
+
+def test_convert_with_observables_and_errors(stored, tmp_path):
+    path, showers = stored
+    showerdata.observables.add_observables_to_file(path)
+    showerdata.convert(path, tmp_path / "copy.h5")
+    for key, values in showerdata.observables.read_observables_from_file(path).items():
+        copied = showerdata.observables.read_observables_from_file(tmp_path / "copy.h5")
+        np.testing.assert_array_equal(copied[key], values, key)
+    with pytest.raises(FileExistsError):
+        showerdata.convert(path, tmp_path / "copy.h5")
+    assert not [p for p in os.listdir(tmp_path) if "converting" in p]
+
+
+# -- bad input --
+
+
+def test_plain_zarr_group_and_plain_directory_are_refused(tmp_path, make_showers):
+    zarr.open_group(tmp_path / "plain.zarr", mode="w").create_array(
+        "showers", shape=(3,), dtype="f4"
+    )
+    with pytest.raises(ShowerDataError, match="not a showerdata store"):
+        showerdata.load(tmp_path / "plain.zarr")
+    (tmp_path / "notes.zarr").mkdir()
+    with pytest.raises(ShowerDataError, match="not a zarr group"):
+        showerdata.load(tmp_path / "notes.zarr")
+    (tmp_path / "photos.zarr").mkdir()
+    (tmp_path / "photos.zarr" / "cat.jpg").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="not a zarr store"):
+        showerdata.save(make_showers(n=3), tmp_path / "photos.zarr", overwrite=True)
+    assert (tmp_path / "photos.zarr" / "cat.jpg").exists()
+
+
+def test_missing_chunk_of_a_written_store_is_an_error(stored):
+    path, _ = stored
+    os.remove(path / "energies" / "c" / "2" / "0")
+    lazy = showerdata.load(path)
+    assert_showers_equal(lazy[:20].compute(), showerdata.load(path, 0, 20).compute())
+    with pytest.raises(ShowerDataError, match="chunk 2") as error:
+        lazy.compute()
+    assert error.value.dataset == "energies" and error.value.index == 20
+    with pytest.raises(ShowerDataError, match="chunk 2"):
+        lazy[25].compute()
+
+
+def test_inconsistent_lengths_and_chunkings_are_errors(stored):
+    path, _ = stored
+    group = zarr.open_group(path, mode="r+")
+    values = group["pdg"][:]
+    del group["pdg"]
+    group.create_array("pdg", data=values[:30])
+    with pytest.raises(ShowerDataError, match="pdg"):
+        showerdata.load(path)
+
+
+def test_existing_store_is_kept_without_overwrite_and_on_failure(stored, make_showers):
+    path, showers = stored
+    with pytest.raises(FileExistsError):
+        showerdata.save(make_showers(n=4), path)
+    good = make_showers(n=20).chunk(5)
+    negative = good.points.map_blocks(lambda b: b * np.float32(-1), dtype=np.float32)
+    bad = showerdata.Showers(negative, good.energies, good.pdg)  # checked lazily
+    with pytest.raises(ShowerDataError):
+        showerdata.save(bad, path, overwrite=True)
+    assert_showers_equal(showerdata.load(path).compute(), showers)
+    assert not (path.parent / f".{path.name}.partial").exists()
+
+
+def test_store_names_in_json_are_plain(stored):
+    # No codec that runs pickle: every codec of every array is a named JSON codec.
+    path, _ = stored
+    for metadata in Path(path).rglob("zarr.json"):
+        text = metadata.read_text()
+        assert "pickle" not in text.lower()
+        json.loads(text)
+
+
+def test_chunk_lock_serialises_partial_chunks(tmp_path):
+    # Two threads rewriting disjoint rows of one chunk must both land.
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "locks.zarr"
+    with dask.config.set({"showerdata.chunk-bytes": 4 * 5 * 4 * 64}):
+        showerdata.create_empty_file(path, (64, 4, 5))
+    showers = toy_showers(64, seed=2, max_points=4).compute()
+
+    def write(row: int) -> None:
+        showerdata.save_batch(showers[row : row + 1], path, row)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(64)))
+    assert_showers_equal(showerdata.load(path).compute(), showers)
