@@ -109,3 +109,9 @@ def forget(path: str | os.PathLike[str]) -> None:
         cached = _handles.pop(path, None)
     if cached is not None:
         _close(cached[1])
+
+
+def cached_paths() -> list[str]:
+    """Paths with a read handle cached in this process (to see where reads ran)."""
+    with _lock:
+        return sorted(_handles)

@@ -1,0 +1,167 @@
+"""Everything under dask.distributed: a LocalCluster and a command-line cluster.
+
+Each job (load from HDF5 and zarr, filter, cluster with a seed, save to zarr
+and to HDF5) must give outputs identical to the local threaded scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dask
+import pytest
+from conftest import assert_showers_equal
+from distributed import Client, LocalCluster
+
+import showerdata
+from showerdata.detector import get_ILD_geometry
+from showerdata.io.handles import cached_paths
+from showerdata.toy import toy_showers
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory) -> dict[str, Path]:
+    """The same toy production as HDF5 and zarr, in several chunks."""
+    directory = tmp_path_factory.mktemp("production")
+    showers = toy_showers(600, seed=3, max_points=200, chunks=100)
+    paths = {"h5": directory / "toy.h5", "zarr": directory / "toy.zarr"}
+    with dask.config.set(scheduler="threads"):
+        showerdata.save(showers, paths["h5"])
+        showerdata.save(showers, paths["zarr"])
+    return paths
+
+
+def run_job(source: Path, output: Path) -> None:
+    """load -> filter -> cluster (seeded) -> save, on whatever scheduler is active."""
+    showers = showerdata.load(source, chunks=150)
+    geometry = get_ILD_geometry()
+    showers = showerdata.filter_showers(
+        showers,
+        ecal_threshold=geometry.ecal_threshold / 1e3,
+        hcal_threshold=geometry.hcal_threshold / 1e3,
+        num_layers_ecal=geometry.num_layers_ecal,
+    )
+    showers = showerdata.cluster(showers, detector_config=geometry, seed=11)
+    showerdata.save(showers, output)
+
+
+@pytest.fixture(scope="module")
+def reference(production, tmp_path_factory) -> dict[str, showerdata.Showers]:
+    """Outputs of the job on the local threaded scheduler."""
+    directory = tmp_path_factory.mktemp("reference")
+    outputs = {}
+    with dask.config.set(scheduler="threads"):
+        for kind, source in production.items():
+            run_job(source, directory / f"out.{kind}")
+            outputs[kind] = showerdata.load(directory / f"out.{kind}").compute()
+    assert_showers_equal(outputs["h5"], outputs["zarr"])
+    return outputs
+
+
+def check_job_on_client(
+    client: Client, production: dict[str, Path], reference, directory: Path
+) -> None:
+    for kind, source in production.items():
+        for suffix in ("zarr", "h5"):
+            output = directory / f"{kind}-out.{suffix}"
+            run_job(source, output)
+            # Also read back on the cluster: workers open the files themselves.
+            computed = showerdata.load(output).compute()
+            assert_showers_equal(computed, reference[kind])
+    # The workers read the sources themselves (their own handle caches).
+    opened = client.run(cached_paths)
+    assert len(opened) == 2
+    read_by_workers = set().union(*opened.values())
+    assert {str(p.resolve()) for p in production.values()} <= read_by_workers
+
+
+def test_local_cluster_of_processes_gives_identical_outputs(
+    production, reference, tmp_path
+):
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        pids = set(client.run(os.getpid).values())
+        assert os.getpid() not in pids and len(pids) == 2
+        check_job_on_client(client, production, reference, tmp_path)
+        # A lazy Showers pickles to the cluster: a task on a worker reads a shower.
+        lazy = showerdata.load(production["zarr"])
+        shower = client.submit(lambda s: s[123].compute(), lazy).result()
+        assert_showers_equal(shower, showerdata.load(production["h5"])[123].compute())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_workers(client: Client, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(client.scheduler_info()["workers"]) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{count} workers did not connect in {timeout} s")
+        time.sleep(0.2)
+
+
+def test_command_line_scheduler_and_two_workers(production, reference, tmp_path):
+    dask_command = shutil.which("dask", path=os.path.dirname(sys.executable))
+    assert dask_command, "the dask command line comes with distributed"
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    port = address.rsplit(":", 1)[1]
+    common = {"cwd": tmp_path, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+    processes = [
+        subprocess.Popen(
+            [
+                dask_command,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            **common,
+        )
+    ]
+    try:
+        for _ in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [
+                        dask_command,
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                    ],
+                    **common,
+                )
+            )
+        with Client(address, timeout=60) as client:
+            _wait_for_workers(client, 2, timeout=60)
+            check_job_on_client(client, production, reference, tmp_path)
+    finally:
+        for process in processes[::-1]:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
