@@ -261,6 +261,10 @@ def _read_dense(
             dataset=header.num_points,
             index=file_row(selection, position),
         )
+    dataset = file[header.rows]
+    if out is not None and max_points == header.max_points:
+        if isinstance(selection, slice) and selection.step == 1:
+            return read_rows(file, dataset, selection, out=out)
     points = read_selection(file, header.rows, selection)
     if max_points < header.max_points:
         points = points[:, :max_points]
@@ -295,7 +299,8 @@ def read_shower_rows(
     length = len(fields["num_points"])
     # np.zeros maps zero pages lazily: padding that is never written costs nothing.
     points = np.zeros((length, max_points, header.num_features), dtype=np.float32)
-    step = chunk_length or max(length, 1)
+    # zarr decodes the chunks of one read concurrently: read them all at once.
+    step = max(length, 1) if header.dense else chunk_length or max(length, 1)
     for first, piece in zip(
         range(0, length, step),
         split_selection(selection, header.num_showers, step),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dask
@@ -23,6 +24,7 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 from tqdm.auto import tqdm
 
+from ..bundle import is_lazy_array
 from ..errors import ShowerDataError
 from .layout import points_dataset_names
 from .zarr_store import CHUNKS_WRITTEN, open_store
@@ -103,10 +105,9 @@ def save_to_store(
     length = len(next(iter(fields.values())))
     chunk = uniform_chunk_length(list(fields.values()), chunk_length)
     chunk = max(1, min(chunk, length))
-    arrays = aligned_arrays(fields, grid_lengths(0, length, chunk))
     with new_file(path, overwrite, resume=resume) as group:
         if CHUNKS_WRITTEN in group:
-            _check_resumable(group, arrays, chunk, path)
+            _check_resumable(group, fields, chunk, path)
         elif shape is not None:
             create_showers_layout(group, shape, chunk_length=chunk)
         else:
@@ -114,8 +115,7 @@ def save_to_store(
         written = group[CHUNKS_WRITTEN][:].astype(bool)
         todo = [i for i in range(len(written)) if not written[i]]
         root = str(group.store.root)  # type: ignore[attr-defined]
-        done = length - sum(arrays[next(iter(arrays))].chunks[0][i] for i in todo)
-        run_writes(write_tasks(root, arrays, 0, todo), length, progress, done)
+        write_blocks(fields, root, 0, chunk, todo, progress)
         if not group[CHUNKS_WRITTEN][:].all():
             raise ShowerDataError("not every chunk was written", path=path)
 
@@ -132,18 +132,58 @@ def save_region(
     path = os.path.abspath(path)
     group = open_store(path, "r+")
     first = next(iter(fields))
-    dataset = DATASET_OF_FIELD.get(first, first)
-    chunk = int(group[dataset].chunks[0])
+    chunk = int(group[DATASET_OF_FIELD.get(first, first)].chunks[0])
     count = len(fields[first])
-    arrays = aligned_arrays(fields, grid_lengths(start, count, chunk))
-    blocks = list(range(len(arrays[dataset].chunks[0])))
-    run_writes(write_tasks(path, arrays, start, blocks), count, progress)
+    blocks = list(range(len(grid_lengths(start, count, chunk))))
+    write_blocks(fields, path, start, chunk, blocks, progress)
+
+
+def write_blocks(
+    fields: Mapping[str, Any],
+    root: str,
+    start: int,
+    chunk: int,
+    blocks: list[int],
+    progress: bool,
+) -> None:
+    """Write the listed blocks of rows ``start ...`` cut at the store's chunk edges.
+
+    Lazy fields: one dask task per block, run where dask runs it. In-memory
+    fields: views of each block written by a pool of threads (zarr compresses
+    without the GIL), with no dask graph and no copy.
+    """
+    count = len(next(iter(fields.values())))
+    lengths = grid_lengths(start, count, chunk)
+    if any(is_lazy_array(values) for values in fields.values()):
+        arrays = aligned_arrays(fields, lengths)
+        done = count - sum(lengths[i] for i in blocks)
+        run_writes(write_tasks(root, arrays, start, blocks), count, progress, done)
+        return
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int).tolist()
+    datasets = {DATASET_OF_FIELD.get(n, n): v for n, v in fields.items()}
+    group = open_store(root, "r+")
+
+    def write(block: int) -> int:
+        first, last = offsets[block], offsets[block + 1]
+        pieces = {name: values[first:last] for name, values in datasets.items()}
+        write_rows(group, start + first, pieces)
+        return last - first
+
+    done = count - sum(lengths[i] for i in blocks)
+    threads = int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    with (
+        tqdm(total=count, initial=done, unit="showers", disable=not progress) as bar,
+        ThreadPoolExecutor(threads, thread_name_prefix="showerdata-zarr") as pool,
+    ):
+        for written in pool.map(write, blocks):
+            bar.update(written)
 
 
 def _check_resumable(
-    group: Any, arrays: Mapping[str, da.Array], chunk: int, path: str
+    group: Any, fields: Mapping[str, Any], chunk: int, path: str
 ) -> None:
-    for name, values in arrays.items():
+    for field, values in fields.items():
+        name = DATASET_OF_FIELD.get(field, field)
         stored = group.get(name)
         if stored is None or stored.shape != values.shape or stored.chunks[0] != chunk:
             raise ShowerDataError(

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import zarr
 import zarr.errors
+from zarr.core.buffer.cpu import NDBuffer
 
 from ..errors import ShowerDataError
 
@@ -146,10 +147,21 @@ def check_chunks_present(
             )
 
 
-def read_rows(group: zarr.Group, array: zarr.Array, selection: Any) -> np.ndarray:
-    """``array[selection]`` for a forward slice or sorted unique row indices."""
+def read_rows(
+    group: zarr.Group,
+    array: zarr.Array,
+    selection: Any,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """``array[selection]`` for a forward slice or sorted unique row indices.
+
+    ``out``, for a slice of step 1, receives the rows directly (no copy).
+    """
     check_chunks_present(group, array, selection)
     if isinstance(selection, slice):
+        if out is not None and selection.step == 1:
+            array.get_basic_selection(selection, out=NDBuffer.from_numpy_array(out))
+            return out
         return array[selection]
     return array.get_orthogonal_selection(np.asarray(selection))
 

@@ -21,8 +21,8 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from .._version import __version__
-from ..errors import ShowerDataError
 from ..config import showers_per_chunk
+from ..errors import ShowerDataError
 from ..ragged import zero_padding
 from .handles import forget
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
@@ -39,7 +39,7 @@ from .zarr_store import (
 )
 
 #: Zero padding and smooth float columns compress well after a byte shuffle.
-COMPRESSOR = BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
+COMPRESSOR = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 
 
 def partial_path(path: str) -> str:
