@@ -476,6 +476,9 @@ def build_cases(data: DataSet, directory: Path) -> list[Case]:
         ),
     ]
     cases += processing_cases(data.main)
+    from zarr_cases import zarr_cases  # it imports this module's building blocks
+
+    cases += zarr_cases(data, directory)
     for case in cases:
         for side in case.sides:
             # Sides without their own file read the main one.
