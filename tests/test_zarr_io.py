@@ -345,6 +345,20 @@ def test_inconsistent_lengths_and_chunkings_are_errors(stored):
         showerdata.load(path)
 
 
+def test_arrays_of_different_chunking_are_refused(stored, make_showers):
+    path, showers = stored
+    group = zarr.open_group(path, mode="r+")
+    values = group["pdg"][:]
+    del group["pdg"]
+    group.create_array("pdg", data=values, chunks=(7,))
+    with pytest.raises(ShowerDataError, match="chunking") as error:
+        showerdata.load(path).compute()
+    assert error.value.dataset == "pdg"
+    with pytest.raises(ShowerDataError, match="chunking") as error:
+        showerdata.save_batch(make_showers(n=4, max_points=25), path, 3)
+    assert error.value.dataset == "pdg"
+
+
 def test_existing_store_is_kept_without_overwrite_and_on_failure(stored, make_showers):
     path, showers = stored
     with pytest.raises(FileExistsError):

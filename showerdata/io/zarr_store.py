@@ -132,6 +132,14 @@ def check_chunks_present(
         return
     record = group.get(record_name(name))
     if record is not None:
+        if record.shape[0] != -(-array.shape[0] // length):
+            raise ShowerDataError(
+                f"is chunked in {length} rows, unlike the other arrays of its group "
+                f"({record.shape[0]} chunks); the store's arrays must share their "
+                "chunking along showers",
+                path=store_root(array),
+                dataset=name,
+            )
         written = record.get_orthogonal_selection(chunks)
         chunks = chunks[written.astype(bool)]
     root = store_root(array)

@@ -240,6 +240,17 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
         return
     target = _writable(group, first)
     length, total = int(target.chunks[0]), int(target.shape[0])
+    for name in arrays:
+        other = group[name]
+        if int(other.chunks[0]) != length or int(other.shape[0]) != total:
+            # Chunk locks and records assume one chunk grid per group.
+            raise ShowerDataError(
+                f"has {other.shape[0]} rows in chunks of {other.chunks[0]}, but "
+                f"'{first}' has {total} rows in chunks of {length}; the store's "
+                "arrays must share their length and chunking along showers",
+                path=store_root(target),
+                dataset=name,
+            )
     record = record_name(first)
     root = store_root(target)
     chunks = range(start // length, (stop - 1) // length + 1)
