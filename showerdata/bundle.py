@@ -72,6 +72,7 @@ class Bundle:
         # must go through the fields from now on.
         if name in self.FIELDS:
             object.__setattr__(self, "_source", None)
+            value = _aligned_like(getattr(self, name, None), value)
         object.__setattr__(self, name, value)
 
     def _fields(self) -> dict[str, Any]:
@@ -221,6 +222,24 @@ def align_lazy(fields: dict[str, Any]) -> dict[str, Any]:
     reference = next(f for f in fields.values() if is_lazy_array(f))
     chunks = reference.chunks[0]
     return {name: _rechunk_rows(array, chunks) for name, array in fields.items()}
+
+
+def _aligned_like(old: Any, new: Any) -> Any:
+    """``new`` chunked along showers like the lazy field ``old`` it replaces.
+
+    Writers and ``compute`` take the blocks of all fields chunk by chunk, so a
+    reassigned field with another chunking (``s.energies = s.energies.rechunk(5)``)
+    or in numpy form would pair the points of one shower range with the energies
+    of another. Values of another length are left alone: the user may be
+    replacing the fields one after the other.
+    """
+    if not is_lazy_array(old) or not hasattr(new, "shape") or not new.shape:
+        return new
+    if any(np.isnan(d) for d in new.shape) or new.shape[0] != old.shape[0]:
+        return new
+    if is_lazy_array(new) and new.chunks[0] == old.chunks[0]:
+        return new
+    return _rechunk_rows(new, old.chunks[0])
 
 
 def _drop_empty_chunks(fields: dict[str, da.Array]) -> dict[str, da.Array]:

@@ -65,6 +65,13 @@ def _array_selection(index: Any, length: int) -> Selection:
             f"Multi-dimensional indexing is not supported (index has shape "
             f"{array.shape}); use a 1-D list or array of shower positions."
         )
+    if isinstance(index, list) and array.dtype != bool and _has_booleans(index):
+        # numpy turns [True, 2] into [1, 2]: a mask typo would silently select
+        # shower 1; refuse the mix instead.
+        raise TypeError(
+            f"Shower indices mix booleans and integers ({index!r}); use a boolean "
+            "mask of one value per shower or a list of integer positions."
+        )
     if array.dtype == bool:
         if len(array) != length:
             raise IndexError(
@@ -77,12 +84,20 @@ def _array_selection(index: Any, length: int) -> Selection:
         raise TypeError(
             f"Shower indices must be integers, got an array of dtype {array.dtype}."
         )
-    array = array.astype(np.int64)
-    bad = (array < -length) | (array >= length)
+    # Check before the cast to int64: uint64 values >= 2**63 would wrap to
+    # negative positions and silently select showers counted from the end.
+    bad = array >= length
+    if array.dtype.kind != "u":
+        bad |= array < -length
     if bad.any():
         first = int(array[np.argmax(bad)])
         raise IndexError(f"Shower index {first} is out of range for {length} showers.")
+    array = array.astype(np.int64)
     return np.where(array < 0, array + length, array)
+
+
+def _has_booleans(values: list) -> bool:
+    return any(isinstance(v, (bool, np.bool_)) for v in values)
 
 
 def selection_length(selection: Selection, length: int) -> int:

@@ -253,7 +253,7 @@ class Showers(Bundle):
 
     @property
     def inc_particles(self) -> IncidentParticles:
-        """The incident particles of these showers (same form: lazy or in memory)."""
+        """The incident particles of these showers, lazy or in memory like them."""
         return IncidentParticles._from_fields(
             {"energies": self.energies, "pdg": self.pdg, "directions": self.directions}
         )

@@ -465,7 +465,7 @@ def toy_showers(
     num_showers : int
         Number of showers.
     chunks : int, optional
-        Showers per dask chunk; default ~``showerdata.chunk-bytes`` of points.
+        Showers per dask chunk; default about ``showerdata.chunk-bytes`` of points.
     seed, max_points, num_features, **model
         As for :func:`toy_arrays`.
 
