@@ -1,50 +1,728 @@
-"""The ``showerdata`` command line."""
+"""The ``showerdata`` command line.
+
+The processing commands of showerdata 0.7 (``shuffle``, ``add-observables``,
+``shift``, ``cluster``, ``filter``) keep their arguments and flags; every
+command that computes also takes the execution options of
+:mod:`showerdata.execution` (``--workers``, ``--threads``, ``--scheduler``,
+``--chunk-size``, ``--seed``). Outputs are written in the format their path
+names (``.zarr``: a zarr store, otherwise HDF5), never partially: a failed
+command leaves no output behind and keeps a file it was asked to replace.
+
+Mistakes (missing inputs, an existing output without ``--overwrite``, bad data,
+an unreachable scheduler) are reported as one line on stderr with exit status 1;
+``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from ._version import __version__
+from .execution import Execution, ExecutionOptions, execution
+
+#: Attributes that describe the file rather than the showers (which version or
+#: format wrote it, what else it holds): not carried to a file derived from it.
+#: So are all ``showerdata_*`` attributes.
+NOT_CARRIED = frozenset({"observables_computed_for"})
+
+#: The per-chunk bookkeeping array of zarr stores (one entry per chunk).
+CHUNKS_RECORD = "chunks_written"
+
+
+class CommandError(Exception):
+    """A mistake in a command's arguments, reported as one line."""
+
+
+# -- shared checks and helpers --------------------------------------------------------
+
+
+def _options(args: argparse.Namespace) -> ExecutionOptions:
+    return ExecutionOptions(
+        workers=getattr(args, "workers", None),
+        threads=getattr(args, "threads", None),
+        scheduler=getattr(args, "scheduler", None),
+        chunk_size=getattr(args, "chunk_size", None),
+        seed=getattr(args, "seed", None),
+        progress=not args.quiet,
+    )
+
+
+def _check_inputs(paths: Iterable[str]) -> None:
+    """Fail before any work if an input is missing or unreadable."""
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No such shower file: '{path}'")
+        if not os.access(path, os.R_OK):
+            raise PermissionError(f"cannot read '{path}': permission denied")
+
+
+def _check_output(path: str, overwrite: bool, inputs: Iterable[str] = ()) -> None:
+    """Fail before any work if ``path`` may not or cannot be written."""
+    for source in inputs:
+        if os.path.exists(path) and os.path.samefile(source, path):
+            raise CommandError(
+                f"the output '{path}' is also an input; write to another path."
+            )
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} already exists; use --overwrite to replace it.")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(
+            f"cannot write '{path}': directory '{parent}' does not exist."
+        )
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def _carried_metadata(paths: Sequence[str]) -> dict[str, Any]:
+    """Root attributes every input has with the same value (see NOT_CARRIED)."""
+    from .io.api import load_metadata
+
+    shared: dict[str, Any] | None = None
+    for path in paths:
+        attributes = {
+            key: value
+            for key, value in load_metadata(path).items()
+            if key not in NOT_CARRIED
+            and not key.startswith("showerdata_")
+            and isinstance(value, (str, int, float, bool, np.generic))
+        }
+        if shared is None:
+            shared = attributes
+        else:
+            shared = {
+                k: v
+                for k, v in shared.items()
+                if k in attributes and bool(attributes[k] == v)
+            }
+    return shared or {}
+
+
+def _save(
+    run: Execution,
+    showers: Any,
+    output: str,
+    overwrite: bool,
+    metadata: dict[str, Any],
+) -> None:
+    """Stream ``showers`` to ``output`` and set its attributes, all or nothing."""
+    from .io.api import save
+
+    save(showers, output, overwrite=overwrite, progress=run.progress)
+    _set_metadata(output, metadata)
+
+
+def _set_metadata(output: str, metadata: dict[str, Any]) -> None:
+    from .io.api import add_metadata
+
+    if not metadata:
+        return
+    try:
+        add_metadata(output, metadata)
+    except BaseException:
+        _remove(output)  # a file without its attributes would mislead
+        raise
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# -- 0.7 commands -----------------------------------------------------------------
+
+
+def _shuffle(args: argparse.Namespace) -> int:
+    from .io.formats import is_zarr
+    from .shuffle import shuffle_files, shuffle_sources
+
+    inputs, output = args.input_files, args.output_file
+    _check_inputs(inputs)
+    _check_output(output, args.overwrite, inputs)
+    shuffle_sources(inputs, args.test)  # incompatible inputs: fail before work
+    if args.seed is None:
+        # Draw one we can print, so the order can be reproduced.
+        args.seed = secrets.randbelow(2**32)
+        _note(f"shuffle seed: {args.seed} (pass --seed {args.seed} to repeat)")
+    if not any(is_zarr(path) for path in (*inputs, output)) and (
+        args.workers or args.scheduler
+    ):
+        # HDF5 to HDF5 copies stored rows in this process (one writer, I/O
+        # bound): a cluster would only cost its start-up.
+        _note("showerdata: note: an HDF5 to HDF5 shuffle runs in this process.")
+        args.workers = args.scheduler = None
+    with execution(_options(args)) as run:
+        count = shuffle_files(
+            inputs,
+            output,
+            seed=args.seed,
+            overwrite=args.overwrite,
+            overwrite_ids=args.overwrite_ids,
+            max_showers_per_file=args.test,
+            chunks=run.chunk_size,
+            progress=run.progress,
+        )
+        _set_metadata(output, _carried_metadata(inputs))
+    print(run.summary(count, f"shuffled into {output}"))
+    return 0
+
+
+def _add_observables(args: argparse.Namespace) -> int:
+    from .detector import get_test_geometry
+    from .io.api import get_file_shape
+    from .observables import add_observables_to_file
+
+    path = args.filename
+    _check_inputs([path])
+    count = get_file_shape(path)[0]
+    geometry = None
+    if args.num_layers:
+        geometry = get_test_geometry(args.num_layers, args.threshold)
+    elif args.threshold:
+        _note(
+            "showerdata: warning: --threshold is ignored without --num-layers; the "
+            "thresholds of the file's detector apply."
+        )
+    with (
+        execution(_options(args)) as run,
+        run.chunking_for(path),
+        run.task_progress("observables"),
+    ):
+        add_observables_to_file(
+            path, overwrite=args.overwrite, detector_config=geometry
+        )
+    print(run.summary(count, f"observables added to {path}"))
+    return 0
+
+
+def _derive(
+    args: argparse.Namespace,
+    build: Callable[[Execution, Any], Any],
+    what: str,
+    metadata: dict[str, Any] | None = None,
+) -> int:
+    """Read ``args.input``, transform it lazily, stream it to ``args.output``."""
+    _check_inputs([args.input])
+    _check_output(args.output, args.overwrite, [args.input])
+    with execution(_options(args)) as run:
+        showers = build(run, run.load(args.input))
+        carried = {**_carried_metadata([args.input]), **(metadata or {})}
+        _save(run, showers, args.output, args.overwrite, carried)
+    print(run.summary(len(showers), f"{what} into {args.output}"))
+    return 0
+
+
+def _shift(args: argparse.Namespace) -> int:
+    from .ops.shifting import shift
+
+    def build(run: Execution, showers: Any) -> Any:
+        return shift(showers, inverse=args.inverse)
+
+    return _derive(args, build, "unshifted" if args.inverse else "shifted")
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from .detector import get_ILD_geometry
+    from .ops.clustering import cluster
+
+    geometry = get_ILD_geometry()
+    if args.processes is not None and args.processes > 1:
+        if args.workers is not None and args.workers != args.processes:
+            raise CommandError("--processes is --workers: give one of them.")
+        args.workers = args.processes
+
+    def build(run: Execution, showers: Any) -> Any:
+        return cluster(
+            showers,
+            random_shift=not args.no_random_shift,
+            detector_config=geometry,
+            seed=run.seed,
+        )
+
+    return _derive(args, build, "clustered", {"clustered_for": geometry.name})
+
+
+def _filter(args: argparse.Namespace) -> int:
+    from .filter import get_detector_thresholds
+    from .ops.filtering import filter_showers
+
+    if args.use_detector_thresholds:
+        _check_inputs([args.input])
+        ecal, hcal, layers = get_detector_thresholds(args.input)
+        _note(
+            f"detector thresholds: ECAL {ecal * 1e3:.2f} MeV, HCAL {hcal * 1e3:.2f} "
+            f"MeV, {layers} ECAL layers"
+        )
+    else:  # given in MeV, as in 0.7
+        ecal, hcal, layers = args.ecal_threshold / 1e3, args.hcal_threshold / 1e3, 30
+
+    def build(run: Execution, showers: Any) -> Any:
+        return filter_showers(showers, args.radius, ecal, hcal, layers)
+
+    return _derive(args, build, "filtered")
+
+
+# -- our commands ------------------------------------------------------------------
 
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(args.output, args.showers, args.max_points, args.seed, not args.quiet)
+    with execution(_options(args)) as run, run.chunking(args.max_points, 5):
+        run_demo(args.output, args.showers, args.max_points, args.seed, run.progress)
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .io.api import save
     from .toy import toy_showers
 
-    showers = toy_showers(
-        args.showers,
-        seed=args.seed,
-        max_points=args.max_points,
-        num_features=args.features,
-        pdg=args.pdg,
-    )
-    save(showers, args.output, overwrite=args.overwrite, progress=not args.quiet)
+    _check_output(args.output, args.overwrite)
+    with execution(_options(args)) as run:
+        showers = toy_showers(
+            args.showers,
+            chunks=run.chunk_size,
+            seed=args.seed,
+            max_points=args.max_points,
+            num_features=args.features,
+            pdg=args.pdg,
+        )
+        _save(run, showers, args.output, args.overwrite, {})
+    print(run.summary(args.showers, f"generated {args.output}"))
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from .io.api import get_file_length
+    from .io.convert import convert
+
+    _check_inputs([args.source])
+    _check_output(args.destination, args.overwrite, [args.source])
+    with execution(_options(args)) as run, run.chunking_for(args.source):
+        convert(
+            args.source,
+            args.destination,
+            overwrite=args.overwrite,
+            progress=run.progress,
+        )
+    count = get_file_length(args.destination)
+    print(run.summary(count, f"converted into {args.destination}"))
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .io.api import get_file_shape, load, load_metadata
-
-    shape = get_file_shape(args.path)
-    num_points = load(args.path).num_points.compute()
-    print(f"{args.path}: {shape[0]:,} showers, P = {shape[1]}, F = {shape[2]}")
-    if len(num_points):
-        print(
-            f"points per shower: min {num_points.min()}, mean {num_points.mean():.1f}, "
-            f"max {num_points.max()}"
-        )
-    for key, value in load_metadata(args.path).items():
-        print(f"  {key} = {value}")
+    _check_inputs(args.paths)
+    for path in args.paths:
+        print(describe_file(path))
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    _check_inputs(args.paths)
+    with execution(_options(args)) as run:
+        total = 0
+        for path in args.paths:
+            report = verify_file(path, run)
+            total += report.num_showers
+            print(report.line())
+    print(run.summary(total, "verified"))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plot import plot_productions
+
+    _check_inputs(args.inputs)
+    _check_output(args.output, args.overwrite, args.inputs)
+    if args.labels is not None and len(args.labels) != len(args.inputs):
+        raise CommandError(
+            f"--labels needs one label per input ({len(args.inputs)}), got "
+            f"{len(args.labels)}."
+        )
+    with execution(_options(args)) as run:
+        total = plot_productions(
+            args.inputs,
+            args.output,
+            run,
+            labels=args.labels,
+            max_showers=args.max_showers,
+        )
+    print(run.summary(total, f"plotted into {args.output}"))
+    return 0
+
+
+# -- info and verify -------------------------------------------------------------
+
+
+def _is_store(path: str) -> bool:
+    # An HDF5 file is a file; a zarr store is a directory (usually *.zarr).
+    return os.path.isdir(path)
+
+
+def _size_on_disk(path: str) -> int:
+    if not _is_store(path):
+        return os.path.getsize(path)
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(path)
+        for name in names
+    )
+
+
+def list_datasets(path: str) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Every dataset (array) of a file or store: name -> (dtype, shape)."""
+    found: dict[str, tuple[str, tuple[int, ...]]] = {}
+    if _is_store(path):
+        import zarr
+
+        group = zarr.open_group(path, mode="r")
+        for name, node in group.members(max_depth=None):
+            if isinstance(node, zarr.Array):
+                found[name] = (str(node.dtype), tuple(node.shape))
+        return dict(sorted(found.items()))
+    import h5py
+
+    from .io.handles import open_hdf5
+
+    def visit(name: str, item: Any) -> None:
+        if isinstance(item, h5py.Dataset):
+            vlen = h5py.check_vlen_dtype(item.dtype)
+            dtype = f"vlen {vlen}" if vlen is not None else str(item.dtype)
+            found[name] = (dtype, tuple(item.shape))
+
+    with open_hdf5(path, "r") as file:
+        file.visititems(visit)
+    return found
+
+
+def _format_of(path: str) -> str:
+    return "zarr store" if _is_store(path) else "HDF5 file"
+
+
+def describe_file(path: str) -> str:
+    """What ``showerdata info`` prints about one file: counts, shape, contents."""
+    from .io.api import get_file_length, get_file_shape, load, load_metadata
+
+    lines = []
+    try:
+        count, max_points, features = get_file_shape(path)
+    except ValueError:
+        # No showers: a file of incident particles, or not ours at all.
+        count = get_file_length(path)
+        lines.append(f"{path}: {count:,} incident particles, no showers")
+    else:
+        lines.append(f"{path}: {count:,} showers, P = {max_points}, F = {features}")
+        num_points = load(path).num_points.compute()
+        if len(num_points):
+            lines.append(
+                f"  points per shower: min {num_points.min()}, mean "
+                f"{num_points.mean():.1f}, max {num_points.max()}"
+            )
+    lines.append(
+        f"  {_format_of(path)}, {_size_on_disk(path) / 2**20:,.1f} MiB on disk"
+    )
+    metadata = load_metadata(path)
+    if metadata:
+        lines.append("  attributes:")
+        lines += [f"    {key} = {value}" for key, value in sorted(metadata.items())]
+    lines.append("  datasets:")
+    datasets = list_datasets(path)
+    width = max((len(name) for name in datasets), default=0)
+    for name, (dtype, shape) in datasets.items():
+        lines.append(f"    {name:<{width}}  {dtype:<14} {shape}")
+    return "\n".join(lines)
+
+
+def _target_keys(datasets: Iterable[str]) -> list[str]:
+    return sorted(
+        name.rsplit("/", 1)[0] for name in datasets if name.endswith("/point_clouds")
+    )
+
+
+def _check_particles(path: str, start: int, block: dict[str, np.ndarray]) -> None:
+    """Checks of the incident particles beyond what reading does."""
+    from .errors import ShowerDataError
+
+    energies = block["energies"][:, 0]
+    bad = ~np.isfinite(energies) | (energies < 0)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ShowerDataError(
+            f"incident energy {energies[first]} is negative or not finite",
+            path=path,
+            dataset="energies",
+            index=start + first,
+        )
+    directions = block["directions"]
+    bad = ~np.isfinite(directions).all(axis=1) | ~directions.any(axis=1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ShowerDataError(
+            f"direction {directions[first].tolist()} is zero or not finite",
+            path=path,
+            dataset="directions",
+            index=start + first,
+        )
+
+
+@dataclass
+class VerifyReport:
+    """What ``showerdata verify`` found in one file (made only if all is well)."""
+
+    path: str
+    num_showers: int
+    chunks: int
+    targets: list[str]
+    observables: int
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        text = f"{self.path}: OK, {self.num_showers:,} showers in {self.chunks} chunks"
+        if self.targets:
+            text += f"; targets {', '.join(self.targets)}"
+        if self.observables:
+            text += f"; {self.observables} observables"
+        return text
+
+
+def _check_chunks(
+    fields: dict[str, Any],
+    check: Callable[[int, dict[str, np.ndarray]], None],
+    progress: bool,
+    description: str,
+) -> int:
+    """Compute every chunk of ``fields`` (a window at a time) and ``check`` it.
+
+    Raises the problem of the first bad chunk in file order, even when a later
+    chunk of the same window failed first. Returns the number of chunks.
+    """
+    import dask
+    from tqdm.auto import tqdm
+
+    from .io.streaming import chunks_in_flight
+
+    names, arrays = list(fields), list(fields.values())
+    lengths = arrays[0].chunks[0]
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(int).tolist()
+
+    window = chunks_in_flight()
+    with tqdm(
+        total=starts[-1], unit="showers", desc=description, disable=not progress
+    ) as bar:
+        for first in range(0, len(lengths), window):
+            group = range(first, min(first + window, len(lengths)))
+            try:
+                values = dask.compute(*[a.blocks[i] for i in group for a in arrays])
+            except Exception:
+                # Chunks of a window run at once: find the first bad one.
+                for chunk in group:
+                    one = dask.compute(*[a.blocks[chunk] for a in arrays])
+                    check(starts[chunk], dict(zip(names, one, strict=True)))
+                raise
+            for k, chunk in enumerate(group):
+                mine = values[k * len(arrays) : (k + 1) * len(arrays)]
+                check(starts[chunk], dict(zip(names, mine, strict=True)))
+                bar.update(lengths[chunk])
+            del values
+    return len(lengths)
+
+
+def verify_file(path: str, run: Execution) -> VerifyReport:
+    """Read every chunk of ``path`` with all checks; raise at the first problem.
+
+    Raises
+    ------
+    ShowerDataError
+        Bad data, naming file, dataset and shower index.
+    ValueError, KeyError, OSError
+        The file is not a readable shower file.
+    """
+    from .errors import ShowerDataError
+    from .io.api import get_file_shape, load_inc_particles, load_target
+
+    name = os.path.basename(path.rstrip("/"))
+    try:
+        count = get_file_shape(path)[0]
+    except ValueError:
+        particles = load_inc_particles(path)
+        count, fields = len(particles), particles._fields()
+    else:
+        fields = run.load(path)._fields()
+    datasets = list_datasets(path)
+
+    def particles_ok(start: int, block: dict[str, np.ndarray]) -> None:
+        _check_particles(path, start, block)
+
+    chunks = _check_chunks(fields, particles_ok, run.progress, f"verify {name}")
+    targets = _target_keys(datasets)
+    for key in targets:
+        points, num_points = load_target(path, key)
+        fields = {"points": points, "num_points": num_points}
+        _check_chunks(fields, lambda *_: None, run.progress, f"verify {name}:{key}")
+    # Everything else with rows (observables, your own datasets) must have one
+    # row per shower.
+    observables = 0
+    for dataset, (_, shape) in datasets.items():
+        leaf = dataset.rsplit("/", 1)[-1]
+        if leaf in ("shape", CHUNKS_RECORD) or not shape:
+            continue
+        if shape[0] != count:
+            raise ShowerDataError(
+                f"has {shape[0]} rows, expected one per shower ({count})",
+                path=path,
+                dataset=dataset,
+            )
+        observables += dataset.startswith("observables/")
+    return VerifyReport(path, count, chunks, targets, observables)
+
+
+# -- parser ----------------------------------------------------------------------
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: given after the command it sets the flag, otherwise it leaves
+    # the value given before the command alone.
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an error",
+    )
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
+    return common
+
+
+def _execution_options(batch_size_alias: bool = False) -> argparse.ArgumentParser:
+    group_parser = argparse.ArgumentParser(add_help=False)
+    group = group_parser.add_argument_group("execution")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run on a local cluster of N worker processes",
+    )
+    where.add_argument(
+        "--threads", type=int, metavar="N", help="run on N local threads"
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the dask cluster whose scheduler listens at ADDRESS",
+    )
+    flags = ["--chunk-size"]
+    if batch_size_alias:
+        flags.append("--batch-size")  # 0.7's name: showers processed together
+    group.add_argument(
+        *flags,
+        dest="chunk_size",
+        type=int,
+        metavar="N",
+        help="showers per chunk (default: about 64 MiB of padded points)",
+    )
+    group.add_argument(
+        "--seed", type=int, help="seed of the random steps (shuffle order, grid shifts)"
+    )
+    return group_parser
+
+
+def _add_shuffle(commands: Any, common: argparse.ArgumentParser) -> None:
+    shuffle = commands.add_parser(
+        "shuffle",
+        parents=[common, _execution_options(batch_size_alias=True)],
+        help="shuffle the showers of several files into one",
+        description=(
+            "Write the showers of all inputs to one file in a seeded random order, "
+            "out of core: memory stays at a few chunks whatever the file sizes."
+        ),
+    )
+    shuffle.add_argument("input_files", nargs="+", help="shower files to shuffle")
+    shuffle.add_argument("output_file", help="file to write")
+    shuffle.add_argument(
+        "--overwrite", action="store_true", help="replace the output if it exists"
+    )
+    shuffle.add_argument(
+        "--test",
+        type=int,
+        metavar="N",
+        help="test mode: use only the first N showers of each file",
+    )
+    shuffle.add_argument(
+        "--overwrite-ids",
+        action="store_true",
+        help="number the showers 0..N-1 in output order, so ids from different "
+        "inputs cannot clash",
+    )
+    shuffle.set_defaults(run=_shuffle)
+
+
+def _add_add_observables(commands: Any, common: argparse.ArgumentParser) -> None:
+    observables = commands.add_parser(
+        "add-observables",
+        parents=[common, _execution_options()],
+        help="compute the observables of a file and store them in it",
+    )
+    observables.add_argument("filename", help="shower file to add observables to")
+    observables.add_argument(
+        "-b",
+        "--batch-size",
+        dest="chunk_size",
+        type=int,
+        metavar="N",
+        help="showers per chunk (as --chunk-size)",
+    )
+    observables.add_argument(
+        "-l",
+        "--num-layers",
+        type=int,
+        default=0,
+        help="number of layers of a simple test detector; default (0): the "
+        "detector named by the file",
+    )
+    observables.add_argument(
+        "-t",
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="hit energy threshold [MeV] of the test detector (with --num-layers)",
+    )
+    observables.add_argument(
+        "--overwrite", action="store_true", help="replace existing observables"
+    )
+    observables.set_defaults(run=_add_observables)
+
+
+def _add_derived(
+    commands: Any,
+    common: argparse.ArgumentParser,
+    name: str,
+    help_text: str,
+    batch_size_alias: bool = False,
+) -> argparse.ArgumentParser:
+    command = commands.add_parser(
+        name,
+        parents=[common, _execution_options(batch_size_alias)],
+        help=help_text,
+    )
+    command.add_argument("input", help="shower file to read")
+    command.add_argument("output", help="file to write")
+    command.add_argument(
+        "--overwrite", action="store_true", help="replace the output if it exists"
+    )
+    return command
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,45 +730,181 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="showerdata", description="Store, inspect and process shower files."
     )
-    main.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    main.add_argument(
+        "-v", "--version", action="version", version=f"%(prog)s {__version__}"
+    )
     main.add_argument("--debug", action="store_true", help="show tracebacks")
-    commands = main.add_subparsers(dest="command", required=True)
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common_options()
 
-    demo = commands.add_parser("demo", help="run the main job on a toy production")
-    demo.add_argument("--output", default="demo-output", help="output directory")
-    demo.add_argument("--showers", type=int, default=20_000)
-    demo.add_argument("--max-points", type=int, default=2000)
-    demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
-    demo.set_defaults(run=_demo)
+    _add_shuffle(commands, common)
+    _add_add_observables(commands, common)
 
-    generate = commands.add_parser("generate", help="write a toy production")
+    shift = _add_derived(
+        commands, common, "shift", "shift showers to undo incident-angle effects"
+    )
+    shift.add_argument(
+        "-i", "--inverse", action="store_true", help="redo the shift instead"
+    )
+    shift.set_defaults(run=_shift)
+
+    cluster = _add_derived(
+        commands,
+        common,
+        "cluster",
+        "cluster hits into the readout cells of a regular grid (ILD)",
+        batch_size_alias=True,
+    )
+    cluster.add_argument(
+        "--no-random-shift",
+        action="store_true",
+        help="do not shift the grid randomly per shower",
+    )
+    cluster.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="parallel processes (as --workers; 1: no parallelism)",
+    )
+    cluster.set_defaults(run=_cluster)
+
+    filter_ = _add_derived(
+        commands, common, "filter", "keep hits inside a cylinder and above thresholds"
+    )
+    filter_.add_argument(
+        "-r",
+        "--radius",
+        type=float,
+        default=float("inf"),
+        help="radius [mm] of the cylinder around the shower axis",
+    )
+    filter_.add_argument(
+        "--ecal-threshold", type=float, default=0.0, help="ECAL hit threshold [MeV]"
+    )
+    filter_.add_argument(
+        "--hcal-threshold", type=float, default=0.0, help="HCAL hit threshold [MeV]"
+    )
+    filter_.add_argument(
+        "-d",
+        "--use-detector-thresholds",
+        action="store_true",
+        help="use the thresholds of the detector the file names",
+    )
+    filter_.set_defaults(run=_filter)
+
+    info = commands.add_parser("info", parents=[common], help="summarise shower files")
+    info.add_argument("paths", nargs="+", metavar="path")
+    info.set_defaults(run=_info)
+
+    verify = commands.add_parser(
+        "verify",
+        parents=[common, _execution_options()],
+        help="read and check every shower of files",
+        description="Read every chunk of each file with all data checks; exit "
+        "with status 1 at the first problem, naming file, dataset and shower.",
+    )
+    verify.add_argument("paths", nargs="+", metavar="path")
+    verify.set_defaults(run=_verify)
+
+    plot = commands.add_parser(
+        "plot",
+        parents=[common, _execution_options()],
+        help="plot observables of productions side by side (PNG)",
+        description="Energy per layer, radial profile, points per shower, visible "
+        "vs incident energy and centre of energy of each input, overlaid. Needs "
+        "matplotlib (pip install 'showerdata[plots]').",
+    )
+    plot.add_argument("inputs", nargs="+", metavar="input", help="shower files")
+    plot.add_argument(
+        "-o", "--output", default="observables.png", help="PNG file to write"
+    )
+    plot.add_argument(
+        "--labels", nargs="+", metavar="LABEL", help="legend labels, one per input"
+    )
+    plot.add_argument(
+        "--max-showers",
+        type=int,
+        metavar="N",
+        help="use the first N showers of each input",
+    )
+    plot.add_argument(
+        "--overwrite", action="store_true", help="replace the output if it exists"
+    )
+    plot.set_defaults(run=_plot)
+
+    generate = commands.add_parser(
+        "generate",
+        parents=[common, _execution_options()],
+        help="write a seeded toy production",
+    )
     generate.add_argument("output")
     generate.add_argument("--showers", type=int, default=10_000)
     generate.add_argument("--max-points", type=int, default=2000)
     generate.add_argument("--features", type=int, choices=(4, 5), default=5)
     generate.add_argument("--pdg", type=int, default=22)
-    generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--overwrite", action="store_true")
-    generate.add_argument("--quiet", action="store_true")
-    generate.set_defaults(run=_generate)
+    generate.set_defaults(run=_generate, seed=0)
 
-    info = commands.add_parser("info", help="summarise a shower file")
-    info.add_argument("path")
-    info.set_defaults(run=_info)
+    convert = commands.add_parser(
+        "convert",
+        parents=[common, _execution_options()],
+        help="convert between HDF5 and zarr (the format follows the path)",
+    )
+    convert.add_argument("source", help="file or store to read")
+    convert.add_argument("destination", help="path to write; .zarr: a zarr store")
+    convert.add_argument(
+        "--overwrite", action="store_true", help="replace the destination"
+    )
+    convert.set_defaults(run=_convert)
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common, _execution_options()],
+        help="run the main job on a toy production",
+    )
+    demo.add_argument("--output", default="demo-output", help="output directory")
+    demo.add_argument("--showers", type=int, default=20_000)
+    demo.add_argument("--max-points", type=int, default=2000)
+    demo.set_defaults(run=_demo, seed=42)
     return main
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, KeyError) and error.args and type(error) is KeyError:
+        return str(error.args[0])
+    text = str(error).strip() or type(error).__name__
+    expected = (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        ImportError,
+        CommandError,
+    )
+    if not isinstance(error, expected):
+        # Not a mistake we foresaw: say what it is.
+        text = f"{type(error).__name__}: {text} (--debug shows the traceback)"
+    return text.splitlines()[0] if text else text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, usage errors
+        return exit_.code if isinstance(exit_.code, int) else 2
     try:
         return args.run(args)
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+    except KeyboardInterrupt:
         if args.debug:
             raise
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"showerdata: error: {message}", file=sys.stderr)
+        print("showerdata: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"showerdata: error: {_message(error)}", file=sys.stderr)
         return 1
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .detector import get_ILD_geometry
+from .execution import peak_memory_mib
 from .io.api import add_metadata, load, save
 from .observables import add_observables_to_file
 from .ops.clustering import cluster
@@ -33,11 +33,6 @@ class Step:
         return (
             f"  {self.name:<28} {self.seconds:7.2f} s  {rate:10,.0f} showers/s{written}"
         )
-
-
-def peak_memory_mib() -> float:
-    """Peak resident memory of this process in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _timed_save(name: str, showers: Showers, path: Path, progress: bool) -> Step:
