@@ -479,6 +479,7 @@ def build_cases(data: DataSet, directory: Path) -> list[Case]:
     from zarr_cases import zarr_cases  # it imports this module's building blocks
 
     cases += zarr_cases(data, directory)
+    cases.append(shuffle_case(data, directory))
     for case in cases:
         for side in case.sides:
             # Sides without their own file read the main one.
@@ -598,3 +599,134 @@ def processing_cases(spec: DataSpec) -> list[Case]:
             )
         )
     return cases
+
+
+# -- shuffle ---------------------------------------------------------------------------
+# Both sides run their ``showerdata shuffle`` command in the child, in process:
+# the timing covers the command from parsing to the closed output file, not
+# the interpreter's start-up and imports.
+
+SHUFFLE_OURS = (
+    WRITTEN_POINTS
+    + """
+import contextlib, io
+from showerdata.cli import main
+args = ["shuffle", *PARAMS["inputs"], PARAMS["out"], "--seed", "1", "--quiet"]
+with contextlib.redirect_stdout(io.StringIO()) as printed:
+    t0 = time.perf_counter()
+    status = main(args)
+    seconds = time.perf_counter() - t0
+assert status == 0, printed.getvalue()
+emit(seconds=seconds, points=written_points(PARAMS["out"]))
+"""
+)
+
+SHUFFLE_V07 = (
+    WRITTEN_POINTS
+    + """
+import contextlib, io
+from showerdata.__main__ import main
+sys.argv = ["showerdata", "shuffle", *PARAMS["inputs"], PARAMS["out"], "--seed", "1"]
+with contextlib.redirect_stdout(io.StringIO()):
+    t0 = time.perf_counter()
+    status = main()
+    seconds = time.perf_counter() - t0
+assert status == 0
+emit(seconds=seconds, points=written_points(PARAMS["out"]))
+"""
+)
+
+# The floor of any shuffle of these files: h5py reads each output chunk's rows
+# (sorted, per file) and writes them as they are, never padding anything.
+SHUFFLE_RAW = (
+    WRITTEN_POINTS
+    + """
+import h5py
+import numpy as np
+files = [h5py.File(p, "r") for p in PARAMS["inputs"]]
+counts = [f["num_points"].shape[0] for f in files]
+offsets = np.concatenate([[0], np.cumsum(counts)])
+total, chunk = int(offsets[-1]), PARAMS["chunk"]
+small = ("energies", "directions", "pdg", "shower_ids", "num_points")
+t0 = time.perf_counter()
+order = np.random.default_rng(1).permutation(total)
+with h5py.File(PARAMS["out"], "w") as out:
+    rows_out = out.create_dataset(
+        "showers", shape=(total,), dtype=h5py.vlen_dtype(np.dtype("float32"))
+    )
+    fields_out = {
+        n: out.create_dataset(n, shape=(total, *files[0][n].shape[1:]),
+                              dtype=files[0][n].dtype)
+        for n in small
+    }
+    for start in range(0, total, chunk):
+        rows = order[start : start + chunk]
+        source = np.searchsorted(offsets, rows, side="right") - 1
+        block = np.empty(len(rows), dtype=object)
+        values = {n: np.empty((len(rows), *fields_out[n].shape[1:]),
+                              fields_out[n].dtype) for n in small}
+        for i, f in enumerate(files):
+            mine = np.flatnonzero(source == i)
+            local = rows[mine] - offsets[i]
+            sort = np.argsort(local)
+            block[mine[sort]] = f["showers"][local[sort]]
+            for n in small:
+                values[n][mine[sort]] = f[n][local[sort]]
+        space = rows_out.id.get_space()
+        space.select_hyperslab((start,), (len(rows),))
+        rows_out.id.write(h5py.h5s.create_simple((len(rows),)), space, block)
+        for n in small:
+            fields_out[n][start : start + len(rows)] = values[n]
+    shape = (total, *files[0]["shape"][1:])
+    out.create_dataset("shape", data=np.asarray(shape, dtype=np.int32))
+seconds = time.perf_counter() - t0
+emit(seconds=seconds, points=written_points(PARAMS["out"]))
+"""
+)
+
+
+def shuffle_case(data: DataSet, directory: Path) -> Case:
+    """``showerdata shuffle`` of two toy files, each half the main file's size."""
+    main = data.main
+    half = main.num_showers // 2
+    specs = tuple(
+        DataSpec(
+            f"shuffle_{part}",
+            half,
+            main.max_points,
+            main.num_features,
+            batch=main.batch,
+            seed=seed,
+        )
+        for part, seed in (("a", 1), ("b", 2))
+    )
+    inputs = [str(directory / spec.filename) for spec in specs]
+    shape = f"{half:,} x {main.max_points} x {main.num_features}"
+    params = {"inputs": inputs}
+    return Case(
+        name="shuffle",
+        summary=f"`showerdata shuffle` of two files of {shape} into one, seed 1.",
+        sides=(
+            Side("ours", "ours: showerdata shuffle", "ours", SHUFFLE_OURS, params),
+            Side("v07", "0.7: showerdata shuffle", "v07", SHUFFLE_V07, params),
+            Side(
+                "raw",
+                "raw h5py: rows read + written as they are (floor)",
+                "ours",
+                SHUFFLE_RAW,
+                {**params, "chunk": 1000},
+            ),
+        ),
+        checks=(
+            Check("vs 0.7", "ours", "v07", "time_ratio", 0.2),
+            Check("vs raw h5py", "ours", "raw", "time_ratio", 1.5),
+            Check("peak RSS", "ours", "v07", "peak_rss", 1.0 * GiB),
+        ),
+        data=specs,
+        notes=(
+            "Timed: the command in process, from parsing its arguments to the "
+            "closed output file (interpreter start-up and imports excluded).",
+            "The raw side is the floor of any HDF5-to-HDF5 shuffle: h5py reads and "
+            "writes the variable-length rows without padding or checks.",
+        ),
+    )

@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
@@ -83,27 +84,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 # -- interpreters and machine ----------------------------------------------------
 
+# The versions the report lists, for each interpreter (those installed).
+REPORTED_PACKAGES = ("numpy", "h5py", "dask", "distributed", "zarr", "numba")
+
 PROBE_OURS = """
 import importlib.metadata as md
+import platform
 import showerdata
-versions = {}
-for name in ("numpy", "h5py", "dask", "numba"):
-    versions[name] = md.version(name)
 emit(
     version=showerdata.__version__,
     file=showerdata.__file__,
-    packages=versions,
+    python=platform.python_version(),
+    packages={name: md.version(name) for name in PARAMS["packages"]},
     available={name: hasattr(showerdata, name) for name in PARAMS["names"]},
 )
 """
 
 PROBE_V07 = """
 import importlib.metadata as md
+import platform
 import showerdata
+packages = {}
+for name in PARAMS["packages"]:
+    try:
+        packages[name] = md.version(name)
+    except md.PackageNotFoundError:
+        pass
 emit(
     version=showerdata.__version__,
     file=showerdata.__file__,
-    packages={name: md.version(name) for name in ("numpy", "h5py")},
+    python=platform.python_version(),
+    packages=packages,
 )
 """
 
@@ -239,7 +250,9 @@ def log(message: str) -> None:
 def clean_scratch() -> None:
     """Remove outputs (and partial files) the previous run left in the scratch dir."""
     for path in SCRATCH_DIR.glob("*"):
-        if path.is_file():
+        if path.is_dir():  # zarr stores
+            shutil.rmtree(path)
+        else:
             path.unlink()
 
 
@@ -425,29 +438,66 @@ def side_details(result: SideResult) -> str:
     )
 
 
+def versions_table(ours: dict[str, Any], v07: dict[str, Any] | None) -> str:
+    """Python and package versions of both interpreters, as a markdown table."""
+    sides = [("ours", ours)] + ([("reference", v07)] if v07 else [])
+    names = list(REPORTED_PACKAGES)
+    header = ["", "python", "showerdata", *names]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    for label, probe in sides:
+        packages = probe.get("packages", {})
+        cells = [
+            label,
+            probe.get("python", "?"),
+            probe["version"],
+            *(packages.get(name, "-") for name in names),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def outcome_summary(rows: list[Row]) -> str:
+    """One sentence: targets met, and which were missed or failed."""
+    met = sum(row.result == "PASS" for row in rows)
+    text = f"**{met} of {len(rows)} targets met.**"
+    for outcome in ("MISS", "ERROR"):
+        names = [
+            f"{row.case} ({row.comparison})" for row in rows if row.result == outcome
+        ]
+        if names:
+            text += (
+                f" {'Missed' if outcome == 'MISS' else 'Errors'}: {', '.join(names)}."
+            )
+    others = sum(row.result in ("n/a", "SKIPPED") for row in rows)
+    if others:
+        text += f" Not measured: {others}."
+    return text
+
+
 def render_markdown(
     report: dict[str, Any], rows: list[Row], results: list[CaseResult]
 ) -> str:
     """The whole results.md."""
     m = report["machine"]
     ours, v07 = report["ours"], report["v07"]
-    pkgs = ", ".join(f"{k} {v}" for k, v in ours["packages"].items())
     lines = [
         "# showerdata benchmarks",
         "",
         f"`{report['command']}` — {m['date']}, total run time "
         f"{report['total_seconds']:.0f} s ({report['repeat']} timed run(s) per side"
-        f"{', quick' if report['quick'] else ''}).",
+        f"{', quick' if report['quick'] else ''}). Reproduce with `make bench` "
+        "(see `benchmarks/README.md`).",
         "",
         "## Machine",
         "",
         f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram_gib']} GiB; "
         f"{m['platform']}",
-        f"- Python {m['python']}; ours: showerdata {ours['version']}, {pkgs}",
     ]
     if v07:
-        v07_pkgs = ", ".join(f"{k} {v}" for k, v in v07["packages"].items())
-        lines.append(f"- reference: showerdata {v07['version']} ({v07_pkgs})")
+        lines.append(f"- reference: showerdata {v07['version']} in its own interpreter")
     else:
         lines.append("- reference: showerdata 0.7.0 **not available** (rows n/a)")
     floor = report.get("import_rss", {})
@@ -456,12 +506,16 @@ def render_markdown(
         lines.append(
             f"- peak RSS of an interpreter that only imports showerdata: {shown}"
         )
+    lines += ["", versions_table(ours, v07)]
     lines += [
         "",
         "## Results",
         "",
+        outcome_summary(rows),
+        "",
         "ours / ref are medians of the timed runs; `measured` is ours / ref "
-        "(or the peak RSS); a missed target is marked **MISS**.",
+        "(or the peak RSS); a missed target is marked **MISS**. Peak RSS is the "
+        "largest peak resident memory of the side's runs.",
         "",
         markdown_table(rows),
         "",
@@ -540,12 +594,22 @@ def main(argv: list[str] | None = None) -> int:
 
     pythons: dict[str, str | None] = {"ours": sys.executable, "v07": v07_interpreter()}
     needed = sorted({name for case in cases for name in case.requires})
-    ours = run_child(sys.executable, PROBE_OURS, {"names": needed}, cwd=DATA_DIR).values
+    ours = run_child(
+        sys.executable,
+        PROBE_OURS,
+        {"names": needed, "packages": list(REPORTED_PACKAGES)},
+        cwd=DATA_DIR,
+    ).values
     log(f"ours: showerdata {ours['version']} from {ours['file']}")
     v07: dict[str, Any] | None = None
     if pythons["v07"] is not None:
         try:
-            v07 = run_child(pythons["v07"], PROBE_V07, {}, cwd=DATA_DIR).values
+            v07 = run_child(
+                pythons["v07"],
+                PROBE_V07,
+                {"packages": list(REPORTED_PACKAGES)},
+                cwd=DATA_DIR,
+            ).values
         except ChildError as error:
             log(f"warning: showerdata 0.7 interpreter unusable: {error}")
         if v07 is not None and v07["version"] != "0.7.0":
