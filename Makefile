@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # compatibility tests and benchmarks call it through this interpreter.
 PY_V07 := $(abspath $(VENV_V07))/bin/python
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo bench lint clean docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check showerdata tests benchmarks
 	$(VENV)/bin/ruff format --check showerdata tests benchmarks
 
-test: $(VENV)/.installed $(VENV_V07)/.installed lint
+test: $(VENV)/.installed $(VENV)/.docs-installed $(VENV_V07)/.installed lint
 	SHOWERDATA_V07_PYTHON=$(PY_V07) $(PY) -m pytest -q
 
 demo: $(VENV)/.installed
@@ -36,3 +36,14 @@ bench: $(VENV)/.installed $(VENV_V07)/.installed
 
 clean:
 	rm -rf $(VENV) $(VENV_V07) build *.egg-info .pytest_cache demo-output
+
+# The docs extra (Sphinx) on top of the development install. `make test` needs it
+# too: tests/test_docs.py builds the docs with warnings as errors, so CI checks them.
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e '.[test,plots,docs]'
+	touch $@
+
+# -E: read every page again, so warnings of unchanged pages are not hidden.
+docs: $(VENV)/.docs-installed
+	$(PY) -m sphinx -E -W --keep-going -b html docs docs/_build/html
+	@echo "docs: file://$(abspath docs/_build/html/index.html)"
