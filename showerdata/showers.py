@@ -100,15 +100,16 @@ class IncidentParticles(Bundle):
             raise ValueError(
                 f"energies must be a 2D array with shape (N, 1), got {energies.shape}."
             )
-        _check_shapes(
-            fields,
-            {"energies": (length, 1), "pdg": (length,), "directions": (length, 3)},
-        )
+        _check_shapes(fields, self._row_shapes(length))
         if any(is_lazy_array(f) for f in fields.values()):
             fields = align_lazy(fields)
         Bundle.__init__(self)
         for name, value in fields.items():
             setattr(self, name, value)
+
+    @staticmethod
+    def _row_shapes(length: int) -> dict[str, tuple[int, ...]]:
+        return {"energies": (length, 1), "pdg": (length,), "directions": (length, 3)}
 
     def __repr__(self) -> str:
         return f"IncidentParticles({len(self):,} particles, {_form_text(self)})"
@@ -202,16 +203,7 @@ class Showers(Bundle):
             "shower_ids": shower_ids,
             "num_points": num_points,
         }
-        _check_shapes(
-            fields,
-            {
-                "energies": (length, 1),
-                "directions": (length, 3),
-                "pdg": (length,),
-                "shower_ids": (length,),
-                "num_points": (length,),
-            },
-        )
+        _check_shapes(fields, self._row_shapes(length))
         if any(is_lazy_array(f) for f in fields.values()):
             fields = align_lazy(fields)
             fields["points"] = da.map_blocks(
@@ -226,6 +218,16 @@ class Showers(Bundle):
         Bundle.__init__(self)
         for name, value in fields.items():
             setattr(self, name, value)
+
+    @staticmethod
+    def _row_shapes(length: int) -> dict[str, tuple[int, ...]]:
+        return {
+            "energies": (length, 1),
+            "directions": (length, 3),
+            "pdg": (length,),
+            "shower_ids": (length,),
+            "num_points": (length,),
+        }
 
     # 0.7 kept num_points private; user code still reads and writes it this way.
     @property
@@ -281,6 +283,28 @@ class Showers(Bundle):
     def __repr__(self) -> str:
         n, p, f = self.points.shape
         return f"Showers({n:,} showers, P={p}, F={f}, {_form_text(self)})"
+
+
+def check_before_write(data: Showers | IncidentParticles) -> None:
+    """Check the fields again just before they are written.
+
+    numpy lets users change in-memory fields in place after construction (0.7
+    scripts do ``s.num_points[i] = ...``), so a save could otherwise write a
+    file that ``load`` refuses, or drop points silently. Lazy points are checked
+    by their graph, chunk by chunk, as they are computed; their shapes here.
+
+    Raises
+    ------
+    ValueError
+        Fields of different lengths or shapes, or an invalid shower (a
+        :class:`~showerdata.ShowerDataError` naming it).
+    """
+    fields = data._fields()
+    first = fields[data.FIELDS[0]]  # points, or the particles' energies
+    _check_known_shape(data.FIELDS[0], first)
+    _check_shapes(fields, data._row_shapes(first.shape[0] if first.ndim else 0))
+    if isinstance(data, Showers) and not data.is_lazy:
+        check_points(data.points, data.num_points, dataset="points")
 
 
 def _form_text(bundle: Bundle) -> str:

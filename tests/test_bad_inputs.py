@@ -5,10 +5,6 @@ data defect is read in all the ways users read (compute, one shower, a lazy op,
 a ShowerDataFile, a save of the lazy data) and must name the file, the dataset
 and the shower; the other showers stay readable. Writes of bad data leave
 nothing at a new destination and the previous file intact.
-
-Tests marked ``xfail(strict=True)`` document bugs in files this suite does not
-own (``showerdata/io``); they turn into failures the day the bug is fixed, so
-the mark gets removed then.
 """
 
 from __future__ import annotations
@@ -251,13 +247,6 @@ def test_shape_with_the_wrong_number_of_features(damaged):
     assert_located(error.value, path, "showers", 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # "DID NOT RAISE"
-    reason="BUG io/read.py read_points_header: F outside {4, 5} and negative P in "
-    "'shape' are accepted by load(); compute fails later with a row-length message "
-    "or a bare numpy ValueError",
-)
 @pytest.mark.parametrize("shape", [(N, P, 7), (N, P, 0), (N, -P, F)])
 def test_shape_values_outside_the_format_are_rejected_by_load(damaged, shape):
     path = damaged(replace_dataset("shape", np.array(shape, np.int32)))
@@ -275,12 +264,6 @@ def test_showers_as_variable_length_strings_never_reach_numpy_as_text(damaged):
     assert error.value.path == os.fspath(path) and error.value.dataset == "showers"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="BUG io/read.py read_points_header accepts any vlen dtype for 'showers'; "
-    "string rows of num_points*F characters crash pad_rows with AttributeError",
-)
 def test_showers_as_strings_of_a_plausible_length_are_rejected(damaged, good):
     lengths = good[1].num_points * F
     rows = np.array(["x" * n for n in lengths], dtype=h5py.string_dtype())
@@ -374,12 +357,6 @@ def test_saving_lazy_data_read_from_a_bad_file_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.h5", "previous.h5"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # "DID NOT RAISE"
-    reason="BUG io/read.py: a stored row longer than the file's P (num_points > P) "
-    "is silently truncated to P points on read instead of raising",
-)
 def test_num_points_beyond_p_in_the_file(damaged, good):
     def edit(file: h5py.File) -> None:
         # A self-consistent row of P + 1 points: only 'shape' says P.
@@ -652,13 +629,6 @@ MUTATIONS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # "DID NOT RAISE"
-    reason="BUG io/api.py save + io/hdf5_write.py write_fields: blocks are written "
-    "unchecked, so invalid in-memory data gives a file load() refuses, or loses "
-    "points silently",
-)
 @pytest.mark.parametrize("how", MUTATIONS)
 def test_saving_invalid_in_memory_data_writes_nothing(tmp_path, good, how):
     destination = tmp_path / "out.h5"
@@ -667,11 +637,6 @@ def test_saving_invalid_in_memory_data_writes_nothing(tmp_path, good, how):
     assert not destination.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # "DID NOT RAISE"
-    reason="BUG io/api.py save_batch: blocks are written unchecked (see above)",
-)
 def test_save_batch_of_invalid_in_memory_data_leaves_the_file_readable(tmp_path, good):
     path = tmp_path / "batch.h5"
     showerdata.create_empty_file(path, (N, P, F))

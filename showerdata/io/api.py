@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from ..bundle import is_lazy_array
 from ..config import showers_per_chunk
 from ..errors import MissingDataError, ShowerDataError
-from ..showers import IncidentParticles, Showers
+from ..showers import IncidentParticles, Showers, check_before_write
 from .formats import is_zarr, writer_for
 from .handles import cached_reader
 from .layout import points_dataset_names
@@ -131,6 +131,7 @@ def save(
         raise TypeError(
             f"save() takes Showers or IncidentParticles, not {type(data).__name__}."
         )
+    check_before_write(data)
     if is_zarr(path):
         if isinstance(data, Showers):
             shape = tuple(int(d) for d in data.points.shape)
@@ -210,6 +211,7 @@ def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
     """
     path = _path(path)
     header = read_points_header(path)
+    check_before_write(data)
     _check_batch(
         path,
         header.num_showers,

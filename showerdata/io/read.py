@@ -21,7 +21,7 @@ from ..errors import MissingDataError, ShowerDataError
 from ..graphs import lazy_from_tasks
 from ..indexing import Selection, compose, selection_length
 from ..ragged import pad_rows, row_lengths
-from ..showers import IncidentParticles, Showers
+from ..showers import NUM_FEATURES_CHOICES, IncidentParticles, Showers
 from ..validation import check_points
 from .handles import cached_reader, file_identity, open_hdf5
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
@@ -95,11 +95,21 @@ def read_points_header(
             dataset=shape_name,
         )
     num_showers, max_points, num_features = (int(v) for v in shape_ds[()])
+    # Targets may carry any number of features; the showers have 4 or 5.
+    features = NUM_FEATURES_CHOICES if key == "showers" else range(1, 2**31)
+    if min(num_showers, max_points) < 0 or num_features not in features:
+        allowed = "4 or 5" if key == "showers" else "at least 1"
+        raise ShowerDataError(
+            f"holds {(num_showers, max_points, num_features)}; (N, P, F) must be "
+            f"non-negative with F {allowed}",
+            path=path,
+            dataset=shape_name,
+        )
     rows = require_dataset(file, rows_name, path)
     dense = is_zarr_array(rows)
     if dense:
         check_dataset(rows, path, "f", (num_showers, max_points, num_features))
-    elif h5py.check_vlen_dtype(rows.dtype) is None or rows.ndim != 1:
+    elif not _is_vlen_float(rows.dtype) or rows.ndim != 1:
         raise ShowerDataError(
             f"must be a 1-D variable-length float dataset, has dtype {rows.dtype} and "
             f"shape {rows.shape}",
@@ -118,6 +128,11 @@ def read_points_header(
     return PointsHeader(
         path, rows_name, num_points_name, num_showers, max_points, num_features, dense
     )
+
+
+def _is_vlen_float(dtype: np.dtype) -> bool:
+    base = h5py.check_vlen_dtype(dtype)
+    return base is not None and np.dtype(base).kind == "f"
 
 
 def read_particles_length(path: str, with_ids: bool) -> int:
@@ -231,12 +246,19 @@ def _read_ragged(
 ) -> np.ndarray:
     rows = read_selection(file, header.rows, selection)
     lengths = row_lengths(rows)
-    bad = (lengths != stored * header.num_features) | (stored < 0)
+    # A row longer than P is refused even when it agrees with num_points.
+    beyond = stored > header.max_points
+    bad = (lengths != stored * header.num_features) | (stored < 0) | beyond
     if bad.any():
         position = int(np.argmax(bad))
+        problem = (
+            f"row holds {stored[position]} points, more than P = {header.max_points}"
+            if beyond[position]
+            else f"row holds {lengths[position]} floats but num_points = "
+            f"{stored[position]} with {header.num_features} features per point"
+        )
         raise ShowerDataError(
-            f"row holds {lengths[position]} floats but num_points = {stored[position]} "
-            f"with {header.num_features} features per point",
+            problem,
             path=header.path,
             dataset=header.rows,
             index=file_row(selection, position),
