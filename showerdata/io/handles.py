@@ -104,7 +104,10 @@ def cached_reader(path: str | os.PathLike[str]) -> Any:
 
 def forget(path: str | os.PathLike[str]) -> None:
     """Close and drop the cached handle of ``path`` (before writing to it)."""
+    from .heap_rows import forget_maps
+
     path = os.path.abspath(os.fspath(path))
+    forget_maps(path)
     with _lock:
         cached = _handles.pop(path, None)
     if cached is not None:

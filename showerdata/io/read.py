@@ -24,6 +24,7 @@ from ..ragged import pad_rows, row_lengths
 from ..showers import NUM_FEATURES_CHOICES, IncidentParticles, Showers
 from ..validation import check_points
 from .handles import cached_reader, file_identity, open_hdf5
+from .heap_rows import heap_rows
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 from .zarr_store import is_zarr_array, read_rows
 
@@ -47,6 +48,20 @@ def require_dataset(file: Any, name: str, path: str) -> Any:
             "expected a dataset, found a group", path=path, dataset=name
         )
     return item
+
+
+def require_numeric_dataset(file: Any, name: str, path: str) -> Any:
+    """Dataset ``name`` if it holds numbers (bool, int, float), else an error.
+
+    For datasets the layout does not fix the shape of (observables): opaque,
+    string or object data is refused before it is read, never handed on.
+    """
+    dataset = require_dataset(file, name, path)
+    if dataset.dtype.kind not in "biuf":
+        raise ShowerDataError(
+            f"has dtype {dataset.dtype}, expected numbers", path=path, dataset=name
+        )
+    return dataset
 
 
 def check_dataset(dataset: Any, path: str, kinds: str, shape: tuple[int, ...]) -> None:
@@ -135,9 +150,9 @@ def _is_vlen_float(dtype: np.dtype) -> bool:
     return base is not None and np.dtype(base).kind == "f"
 
 
-def read_particles_length(path: str, with_ids: bool) -> int:
+def read_particles_length(path: str, with_ids: bool, handle: Any = None) -> int:
     """Check the per-shower datasets and return their common length."""
-    file = cached_reader(path)
+    file = cached_reader(path) if handle is None else handle
     length = require_dataset(file, "energies", path).shape[0]
     for name in (*PARTICLE_FIELDS, "shower_ids") if with_ids else PARTICLE_FIELDS:
         dtype, tail = PER_SHOWER[name]
@@ -244,15 +259,33 @@ def _read_ragged(
     max_points: int,
     out: np.ndarray | None,
 ) -> np.ndarray:
-    rows = read_selection(file, header.rows, selection)
-    lengths = row_lengths(rows)
+    direct = heap_rows(file, header.rows)
+    rows = None if direct is not None else read_selection(file, header.rows, selection)
+    lengths = direct.lengths(selection) if direct is not None else row_lengths(rows)
+    _check_row_lengths(header, selection, stored, lengths)
+    if direct is not None:
+        block = np.zeros((len(stored), max_points, header.num_features), np.float32)
+        block = block if out is None else out
+        if direct.gather(selection, header.num_features, block):
+            return block
+        block[...] = 0  # a row the kernel could not verify: let h5py read them all
+        rows = read_selection(file, header.rows, selection)
+        _check_row_lengths(header, selection, stored, row_lengths(rows))
+        out = block
+    return pad_rows(rows, max_points, header.num_features, out)
+
+
+def _check_row_lengths(
+    header: PointsHeader, selection: Selection, stored: np.ndarray, lengths: np.ndarray
+) -> None:
+    """Raise unless every row holds num_points * F floats, with num_points in 0..P."""
     # A row longer than P is refused even when it agrees with num_points.
     beyond = stored > header.max_points
     bad = (lengths != stored * header.num_features) | (stored < 0) | beyond
     if bad.any():
         position = int(np.argmax(bad))
         problem = (
-            f"row holds {stored[position]} points, more than P = {header.max_points}"
+            f"num_points = {stored[position]} is more than P = {header.max_points}"
             if beyond[position]
             else f"row holds {lengths[position]} floats but num_points = "
             f"{stored[position]} with {header.num_features} features per point"
@@ -263,7 +296,6 @@ def _read_ragged(
             dataset=header.rows,
             index=file_row(selection, position),
         )
-    return pad_rows(rows, max_points, header.num_features, out)
 
 
 def _read_dense(
@@ -468,6 +500,17 @@ def default_chunk_length(header: PointsHeader, max_points: int) -> int:
     return showers_per_chunk(max_points, header.num_features)
 
 
+def check_per_shower_datasets(header: PointsHeader, handle: Any = None) -> None:
+    """Check dtypes and shapes of the per-shower datasets against the showers'."""
+    length = read_particles_length(header.path, with_ids=True, handle=handle)
+    if length != header.num_showers:
+        raise ShowerDataError(
+            f"has {length} rows but 'shape' says {header.num_showers} showers",
+            path=header.path,
+            dataset="energies",
+        )
+
+
 def open_showers(
     path: str,
     start: int = 0,
@@ -478,13 +521,7 @@ def open_showers(
 ) -> Showers:
     """Lazy :class:`Showers` over rows ``start:stop`` of an HDF5 file."""
     header = read_points_header(path, key)
-    length = read_particles_length(path, with_ids=True)
-    if length != header.num_showers:
-        raise ShowerDataError(
-            f"has {length} rows but 'shape' says {header.num_showers} showers",
-            path=path,
-            dataset="energies",
-        )
+    check_per_shower_datasets(header)
     points_axis = (
         header.max_points if max_points is None or max_points < 0 else max_points
     )

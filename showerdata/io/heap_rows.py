@@ -1,0 +1,191 @@
+"""Reading vlen rows of an HDF5 file from its bytes, without h5py's per-row objects.
+
+h5py reads a vlen selection as one numpy array per row, holding the GIL
+throughout; padding them is a second pass. For the plain layout that
+showerdata (and 0.7) write -- a contiguous, unfiltered dataset of float32
+sequences in a file without user block -- the rows can instead be copied from a
+memory map of the file straight into the padded block by a numba kernel
+(:func:`~showerdata.kernels.heap.gather_heap_rows`) that releases the GIL, so
+reads of several chunks run in parallel.
+
+Only what the kernel verifies is used: a file of another layout, or a row whose
+heap object is not what its reference says, is read through h5py instead, which
+then reads it or raises its own error.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from ..indexing import Selection
+from ..kernels.heap import REFERENCE_BYTES, gather_heap_rows
+
+_lock = threading.Lock()
+# (path, inode, mtime, size, dataset) -> its HeapRows, or None when not applicable
+_maps: dict[tuple, HeapRows | None] = {}
+
+
+@dataclass(frozen=True)
+class HeapRows:
+    """The bytes of one vlen dataset's file, and where its references lie."""
+
+    mapped: mmap.mmap  # the whole file, read-only
+    data: np.ndarray  # the same as uint8
+    floats: np.ndarray  # the same bytes as float32
+    references: np.ndarray  # (num_rows, 16) uint8: the dataset's raw data
+    references_at: int  # their offset in the file
+
+    def lengths(self, selection: Selection) -> np.ndarray:
+        """Number of floats in each selected row, from the references alone."""
+        references = self._references(selection)
+        return references[:, :4].copy().view("<u4").reshape(-1).astype(np.int64)
+
+    def _references(self, selection: Selection) -> np.ndarray:
+        references = np.ascontiguousarray(self.references[selection])
+        if len(references):
+            if isinstance(selection, slice):
+                rows = range(len(self.references))[selection]
+                first, last = min(rows), max(rows) + 1
+            else:
+                first, last = int(selection.min()), int(selection.max()) + 1
+            self._unmap(
+                self.references_at + REFERENCE_BYTES * first,
+                self.references_at + REFERENCE_BYTES * last,
+            )
+        return references
+
+    def _unmap(self, low: int, high: int) -> None:
+        # The pages read stay in the page cache, but would otherwise count in
+        # this process's resident memory until the whole file had been read.
+        low -= low % mmap.PAGESIZE
+        self.mapped.madvise(mmap.MADV_DONTNEED, low, high - low)
+
+    def gather(self, selection: Selection, num_features: int, out: np.ndarray) -> bool:
+        """Copy the selected rows into the zero-filled padded block ``out``.
+
+        Rows must hold whole points (checked by the caller against num_points);
+        rows longer than ``out``'s point axis are cut to it. Returns False if a
+        row could not be verified (``out`` then holds part of the rows).
+        """
+        if not out.flags.c_contiguous:
+            raise ValueError("gather() fills C-contiguous blocks only.")
+        row_floats = out.shape[1] * num_features
+        starts = np.arange(len(out), dtype=np.int64) * row_floats
+        return self._gather(selection, out.reshape(-1), starts, row_floats)
+
+    def gather_flat(
+        self, selection: Selection, out: np.ndarray, starts: np.ndarray
+    ) -> bool:
+        """Copy selected row ``i`` whole to ``out[starts[i]:]`` (flat float32).
+
+        Returns False if a row could not be verified.
+        """
+        return self._gather(selection, out, np.asarray(starts, np.int64), 2**62)
+
+    def _gather(
+        self, selection: Selection, out: np.ndarray, starts: np.ndarray, limit: int
+    ) -> bool:
+        references = self._references(selection)
+        failed, low, high = gather_heap_rows(
+            self.data, self.floats, references, out, starts, limit
+        )
+        if low < high:
+            self._unmap(low, high)
+        return failed < 0
+
+
+def heap_rows(file: h5py.File, name: str) -> HeapRows | None:
+    """The :class:`HeapRows` of dataset ``name`` of an open file, or None.
+
+    None when the dataset is not of the plain layout the kernel reads (then use
+    h5py). Cached per file version: a replaced file is mapped anew.
+    """
+    path = os.path.abspath(file.filename)
+    st = os.stat(path)
+    key = (path, st.st_ino, st.st_mtime_ns, st.st_size, name)
+    with _lock:
+        if key in _maps:
+            return _maps[key]
+    found = _map_dataset(file, name, path, st.st_size)
+    with _lock:
+        for old in [k for k in _maps if k[0] == path and k != key]:
+            del _maps[old]
+        _maps[key] = found
+    return found
+
+
+def reference_offset(dataset: h5py.Dataset) -> int | None:
+    """Where the 16-byte vlen references of ``dataset`` start in its file.
+
+    None unless the dataset is stored contiguously, unfiltered, as references
+    of 8-byte heap addresses (the layout h5py gives showerdata's files).
+    """
+    offset = dataset.id.get_offset()  # past any user block; None if not contiguous
+    if (
+        offset is None
+        or dataset.chunks is not None
+        or dataset.id.get_storage_size() != REFERENCE_BYTES * len(dataset)
+        or dataset.file.id.get_create_plist().get_sizes() != (8, 8)
+    ):
+        return None
+    return offset
+
+
+#: Where superblock versions 0, 1 and 2/3 keep the end-of-allocation address.
+_END_OF_ALLOCATION_AT = {0: 40, 1: 44, 2: 28, 3: 28}
+
+
+def end_of_allocation(data: np.ndarray) -> int | None:
+    """The file's end-of-allocation address from its superblock, if at offset 0.
+
+    Bytes past it belong to no object yet (a writer killed before closing
+    the file may have left heap collections there), so they are never read.
+    """
+    if len(data) < 64 or bytes(data[:8]) != b"\x89HDF\r\n\x1a\n":
+        return None
+    at = _END_OF_ALLOCATION_AT.get(int(data[8]))
+    if at is None:
+        return None
+    return int.from_bytes(bytes(data[at : at + 8]), "little")
+
+
+def _map_dataset(file: h5py.File, name: str, path: str, size: int) -> HeapRows | None:
+    dataset = file[name]
+    base = h5py.check_vlen_dtype(dataset.dtype)
+    offset = reference_offset(dataset) if dataset.ndim == 1 else None
+    plain = (
+        base is not None
+        and np.dtype(base) == np.dtype("<f4")
+        and offset is not None
+        and file.userblock_size == 0
+        and file.driver == "sec2"
+        and 0 < offset + REFERENCE_BYTES * len(dataset) <= size
+    )
+    if not plain:
+        return None
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    data = np.frombuffer(mapped, dtype=np.uint8)
+    allocated = end_of_allocation(data)
+    if allocated is None or offset + REFERENCE_BYTES * len(dataset) > allocated:
+        return None
+    data = data[: min(allocated, size)]
+    floats = data[: len(data) // 4 * 4].view(np.float32)
+    references = data[offset : offset + REFERENCE_BYTES * len(dataset)].reshape(
+        -1, REFERENCE_BYTES
+    )
+    return HeapRows(mapped, data, floats, references, offset)
+
+
+def forget_maps(path: str | os.PathLike[str]) -> None:
+    """Drop the memory maps of ``path`` (before it is written in place)."""
+    path = os.path.abspath(os.fspath(path))
+    with _lock:
+        for key in [k for k in _maps if k[0] == path]:
+            del _maps[key]
