@@ -47,6 +47,15 @@ def unpad_rows(points: np.ndarray, num_points: np.ndarray) -> np.ndarray:
     return rows
 
 
+def split_rows(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Object array of the rows ``flat[offsets[i]:offsets[i + 1]]`` (views)."""
+    rows = np.empty(len(offsets) - 1, dtype=object)
+    bounds = offsets.tolist()
+    for i in range(len(rows)):
+        rows[i] = flat[bounds[i] : bounds[i + 1]]
+    return rows
+
+
 def zero_padding(points: np.ndarray, num_points: np.ndarray) -> np.ndarray:
     """``points`` with every value past each row's ``num_points`` set to zero.
 
