@@ -14,6 +14,7 @@ from conftest import assert_showers_equal
 
 import showerdata
 from showerdata import ShowerDataError, ShowerDataFile
+from showerdata.io import hdf5_write
 
 
 @pytest.fixture
@@ -180,6 +181,33 @@ def test_save_batch_errors(tmp_path, make_showers):
         showerdata.save_batch(wrong, path)
     with pytest.raises(FileExistsError):
         showerdata.create_empty_file(path, (10, 12, 4), overwrite=False)
+
+
+def test_save_batch_rerun_resets_the_rows_a_killed_writer_left_unreadable(
+    tmp_path, make_showers
+):
+    # What a SIGKILLed save_batch can leave: the rows' vlen references on disk,
+    # their global heap collections past the superblock's end of allocation.
+    showers = make_showers(n=30, max_points=12, num_features=4)
+    path = tmp_path / "batched.h5"
+    showerdata.create_empty_file(path, shape=(30, 12, 4))
+    showerdata.save_batch(showers[:10], path)
+    before = path.read_bytes()
+    showerdata.save_batch(showers[10:20], path, start=10)
+    with h5py.File(path) as file:  # rows 10... as 16-byte references
+        first, last = file["showers"].id.get_offset() + 16 * np.array([10, 20])
+    after = path.read_bytes()
+    path.write_bytes(before[:first] + after[first:last] + before[last:])
+
+    def unreadable() -> list[int]:
+        with h5py.File(path) as file:
+            return hdf5_write.unreadable_rows(file["showers"], 0, 30, block=7)
+
+    assert unreadable() == [r for r in range(10, 20) if showers.num_points[r]]
+    showerdata.save_batch(showers[10:15], path, start=10)  # leaves rows 15... alone
+    assert unreadable() == [r for r in range(15, 20) if showers.num_points[r]]
+    showerdata.save_batch(showers[15:], path, start=15)
+    assert_showers_equal(showerdata.load(path).compute(), showers)
 
 
 def test_incident_particles_round_trip(tmp_path, make_showers):

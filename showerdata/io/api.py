@@ -19,6 +19,7 @@ from ..bundle import is_lazy_array
 from ..config import showers_per_chunk
 from ..errors import MissingDataError, ShowerDataError
 from ..showers import IncidentParticles, Showers, check_before_write
+from . import hdf5_write
 from .formats import is_zarr, writer_for
 from .handles import cached_reader
 from .layout import points_dataset_names
@@ -208,6 +209,11 @@ def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
         (P, F) of ``data`` differ from the file's.
     IndexError
         The rows would run past the end of the file, or ``start`` is negative.
+
+    Notes
+    -----
+    HDF5 rows are written in place, so a writer killed midway leaves some rows
+    of the batch unreadable. Rerunning the same ``save_batch`` repairs them.
     """
     path = _path(path)
     header = read_points_header(path)
@@ -225,9 +231,14 @@ def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
         save_region(fields, path, start)
         return
     rows = showers_per_chunk(header.max_points, header.num_features)
-    with writer_for(path).existing_file(path) as file:
+    # HDF5 (zarr is dense). A rerun after a killed save_batch must not trip
+    # over the rows it left unreadable: reset those of this batch to empty.
+    stop = start + data.points.shape[0]
+    hdf5_write.reset_unreadable_rows(path, header.rows, start, stop, rows)
+    with hdf5_write.existing_file(path) as file:
         for offset, block in iter_blocks(fields, chunk_length=rows):
-            writer_for(path).write_fields(file, start + offset, block)
+            hdf5_write.write_fields(file, start + offset, block)
+            file.flush()  # a kill then damages only the blocks in flight
 
 
 def _check_batch(

@@ -18,8 +18,11 @@ import h5py
 import numpy as np
 
 from .._version import __version__
+from ..errors import ShowerDataError
+from ..kernels.heap import REFERENCE_BYTES
 from ..ragged import unpad_rows
 from .handles import forget, open_hdf5
+from .heap_rows import reference_offset
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 
 VLEN_FLOAT32 = h5py.vlen_dtype(np.dtype("float32"))
@@ -65,6 +68,82 @@ def existing_file(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
     forget(path)
     with open_hdf5(path, "r+") as file:
         yield file
+
+
+def unreadable_rows(
+    dataset: h5py.Dataset, start: int, stop: int, block: int
+) -> list[int]:
+    """Rows ``start ... stop - 1`` of a vlen dataset that HDF5 fails to read.
+
+    Reads ``block`` rows at a time, and row by row only in blocks that fail.
+    Skips blocks of empty (all-zero) references: they cannot be damaged, and
+    reading them, though cheap, adds up for many small rows.
+    """
+    if dataset.id.get_storage_size() == 0:  # no row ever written
+        return []
+    holds = np.ones(stop - start, dtype=bool)  # rows that may hold a reference
+    offset = reference_offset(dataset)
+    if offset is not None:
+        count = REFERENCE_BYTES * (stop - start)
+        first = offset + REFERENCE_BYTES * start
+        raw = np.fromfile(dataset.file.filename, np.uint8, count, offset=first)
+        holds = raw.reshape(-1, REFERENCE_BYTES).any(axis=1)
+    damaged = []
+    for first in range(start, stop, block):
+        last = min(first + block, stop)
+        if not holds[first - start : last - start].any():
+            continue
+        try:
+            dataset[first:last]
+        except OSError:
+            for row in range(first, last):
+                try:
+                    dataset[row]
+                except OSError:
+                    damaged.append(row)
+    return damaged
+
+
+def reset_unreadable_rows(
+    path: str | os.PathLike[str], name: str, start: int, stop: int, block: int
+) -> None:
+    """Empty the rows ``start ... stop - 1`` of ``name`` that cannot be read.
+
+    A writer killed in the middle of ``save_batch`` can leave rows whose
+    references reached the disk while the global heap collections they point
+    to lie past the end of allocation in the superblock (never flushed), or
+    lack the objects. HDF5 fails to read such rows, and to overwrite them
+    (it frees the old heap object first), so the batch could not be rerun.
+    We zero their references with plain file writes, making them empty rows
+    as if never written; the caller is about to overwrite them, so nothing is
+    lost, and the heap space they pointed to is unallocated, so nothing leaks.
+
+    Raises
+    ------
+    ShowerDataError
+        Rows are damaged but the dataset is not stored as contiguous 16-byte
+        references (not a layout we or showerdata 0.7 write).
+    """
+    path = os.fspath(path)
+    forget(path)
+    with open_hdf5(path, "r") as file:
+        dataset = file[name]
+        damaged = unreadable_rows(dataset, start, stop, block)
+        offset = reference_offset(dataset)
+    if not damaged:
+        return
+    if offset is None:
+        raise ShowerDataError(
+            f"{len(damaged)} rows were left unreadable by an interrupted write, "
+            "and cannot be reset in place in this storage layout; rewrite the file",
+            path=path,
+            dataset=name,
+            index=damaged[0],
+        )
+    with open(path, "r+b") as raw:
+        for row in damaged:
+            raw.seek(offset + REFERENCE_BYTES * row)
+            raw.write(bytes(REFERENCE_BYTES))
 
 
 def create_dataset(
