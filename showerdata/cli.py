@@ -279,7 +279,9 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     with execution(_options(args)) as run, run.chunking(args.max_points, 5):
-        run_demo(args.output, args.showers, args.max_points, args.seed, run.progress)
+        run_demo(
+            args.output, args.showers, args.max_points, args.seed, run.progress, run
+        )
     return 0
 
 

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .detector import get_ILD_geometry
-from .execution import peak_memory_mib
+from .execution import Execution, ExecutionOptions, peak_memory_mib
 from .io.api import add_metadata, load, save
+from .io.convert import convert
 from .observables import add_observables_to_file
 from .ops.clustering import cluster
 from .ops.filtering import filter_showers
+from .plot import MissingDependencyError, plot_productions
 from .showers import Showers
 from .toy import toy_showers
 
@@ -59,8 +61,14 @@ def run_demo(
     max_points: int = 2000,
     seed: int = 42,
     progress: bool = True,
+    run: Execution | None = None,
 ) -> list[Step]:
-    """Generate a toy production, then filter, cluster and add observables.
+    """Generate a toy production, process it, and plot it against the result.
+
+    The job: generate and save a production; load it lazily; filter, cluster
+    and save (one streamed graph); add the observables; convert the result
+    to a zarr store; plot the observables of both files (if matplotlib is
+    installed).
 
     Parameters
     ----------
@@ -70,6 +78,8 @@ def run_demo(
         Size and seed of the toy production.
     progress : bool
         Show progress bars.
+    run : Execution, optional
+        Where the plot's reductions run; default the active scheduler.
 
     Returns
     -------
@@ -116,6 +126,28 @@ def run_demo(
     before = int(showers.num_points.sum().compute())
     after = int(load(output_path).num_points.sum().compute())
     print(f"points: {before:,} simulated hits -> {after:,} clustered cells")
+
+    # The zarr mirror of the result, observables included: the store to
+    # write from many workers at once, or to read from object storage.
+    store = directory / "clustered.zarr"
+    began = time.perf_counter()
+    convert(output_path, store, overwrite=True)
+    steps.append(Step("convert to zarr", time.perf_counter() - began, len(showers), 0))
+
+    plot = directory / "observables.png"
+    began = time.perf_counter()
+    try:
+        plot_productions(
+            [str(production), str(output_path)],
+            str(plot),
+            run or Execution(ExecutionOptions(progress=progress)),
+            labels=["simulated hits", "clustered cells"],
+        )
+    except MissingDependencyError as error:
+        print(f"no plot: {error}")
+    else:
+        steps.append(Step("plot", time.perf_counter() - began, 2 * len(showers), 0))
+        print(f"plot of the observables: {plot}")
 
     print("\nsummary")
     for step in steps:

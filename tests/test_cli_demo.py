@@ -18,7 +18,18 @@ def test_demo_runs_the_main_job(tmp_path, capsys):
         "generate + save",
         "filter + cluster + save",
         "observables",
+        "convert to zarr",
+        "plot",
     ]
+    # The zarr mirror holds the same showers and observables.
+    store = showerdata.load(tmp_path / "clustered.zarr").compute()
+    assert store == showerdata.load(tmp_path / "clustered.h5").compute()
+    read = showerdata.observables.read_observables_from_file
+    np.testing.assert_array_equal(
+        read(tmp_path / "clustered.zarr")["energy_per_layer"],
+        read(tmp_path / "clustered.h5")["energy_per_layer"],
+    )
+    assert (tmp_path / "observables.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     clustered = showerdata.load(tmp_path / "clustered.h5")
     production = showerdata.load(tmp_path / "toy-production.h5")
     assert len(clustered) == len(production) == 300
