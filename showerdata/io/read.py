@@ -26,7 +26,8 @@ from ..validation import check_points
 from .handles import cached_reader, file_identity, open_hdf5
 from .heap_rows import heap_rows
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
-from .zarr_store import is_zarr_array, read_rows
+from .zarr_chunks import decodes_directly, read_points_into
+from .zarr_store import check_chunks_present, is_zarr_array, read_rows
 
 PARTICLE_DTYPES = {name: PER_SHOWER[name][0] for name in PARTICLE_FIELDS}
 SHOWER_DTYPES = {name: dtype for name, (dtype, _) in PER_SHOWER.items()}
@@ -231,15 +232,18 @@ def read_points_from(
     """
     stored = read_selection(file, header.num_points, selection).astype(np.int64)
     if header.dense:
-        points = _read_dense(file, header, selection, stored, max_points, out)
+        points, padding_zero = _read_dense(
+            file, header, selection, stored, max_points, out
+        )
     else:
         points = _read_ragged(file, header, selection, stored, max_points, out)
+        padding_zero = True  # padded by us
     if check_energies:
         try:
-            # Ragged rows are padded by pad_rows, zero by construction; stored
-            # dense padding must be checked.
             check_points(
-                points, np.minimum(stored, max_points), check_padding=header.dense
+                points,
+                np.minimum(stored, max_points),
+                check_padding=not padding_zero,
             )
         except ShowerDataError as error:
             raise ShowerDataError(
@@ -305,7 +309,8 @@ def _read_dense(
     stored: np.ndarray,
     max_points: int,
     out: np.ndarray | None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, bool]:
+    """The padded block, and whether its padding is known to be zero."""
     bad = (stored < 0) | (stored > header.max_points)
     if bad.any():
         position = int(np.argmax(bad))
@@ -316,9 +321,19 @@ def _read_dense(
             index=file_row(selection, position),
         )
     dataset = file[header.rows]
-    if out is not None and max_points == header.max_points:
-        if isinstance(selection, slice) and selection.step == 1:
-            return read_rows(file, dataset, selection, out=out)
+    whole_rows = max_points == header.max_points
+    forward = isinstance(selection, slice) and selection.step == 1
+    if whole_rows and forward and decodes_directly(dataset):
+        shape = (len(stored), max_points, header.num_features)
+        block = np.zeros(shape, np.float32) if out is None else out
+        check_chunks_present(file, dataset, selection)
+        dirty = read_points_into(dataset, selection.start, block, stored)
+        if dirty is not None:
+            return block, dirty == 0
+        block[...] = 0  # a chunk it could not read: let zarr read them all
+        out = block
+    if out is not None and whole_rows and forward:
+        return read_rows(file, dataset, selection, out=out), False
     points = read_selection(file, header.rows, selection)
     if max_points < header.max_points:
         points = points[:, :max_points]
@@ -327,9 +342,9 @@ def _read_dense(
         wider[:, : header.max_points] = points
         points = wider
     if out is None:
-        return np.ascontiguousarray(points)
+        return np.ascontiguousarray(points), False
     out[...] = points
-    return out
+    return out, False
 
 
 def read_shower_rows(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -91,3 +93,31 @@ def first_invalid_shower(
                     return i, PADDING_INSIDE
                 return i, NUM_POINTS_MISMATCH
     return -1, OK
+
+
+@njit(nogil=True, cache=True)
+def copy_real_points(source: np.ndarray, target: np.ndarray, counts: np.ndarray) -> int:
+    """Copy the first ``counts[i]`` points of each shower of ``source`` to ``target``.
+
+    The padding of ``target`` is left untouched (a block from ``np.zeros`` then
+    never maps the pages its padding would fill), except in showers whose
+    padding in ``source`` is not all zero: those are copied whole, so that
+    ``target`` equals ``source`` either way. Returns how many were.
+    """
+    dirty = 0
+    p, f = source.shape[1], source.shape[2]
+    for i in range(source.shape[0]):
+        k = max(0, min(counts[i], p))
+        clean = True
+        for j in range(k, p):
+            for c in range(f):
+                value = source[i, j, c]
+                # -0.0 too: the copy must be bit for bit
+                if value != 0 or math.copysign(1.0, value) < 0:
+                    clean = False
+        last = k if clean else p
+        dirty += not clean
+        for j in range(last):
+            for c in range(f):
+                target[i, j, c] = source[i, j, c]
+    return dirty

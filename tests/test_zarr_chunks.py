@@ -1,0 +1,122 @@
+"""The direct decoding of zarr chunks (io/zarr_chunks.py) against zarr's own reading.
+
+Whatever path a read takes, the result must be the stored rows, bit for bit,
+and damage must be reported as zarr reports it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import zarr
+from conftest import assert_showers_equal
+
+import showerdata
+from showerdata import ShowerDataError
+from showerdata.io.zarr_chunks import decodes_directly, read_points_into
+
+N, P, CHUNK = 130, 400, 32  # five chunks, the last one partial
+
+
+@pytest.fixture
+def store(tmp_path, make_showers):
+    showers = make_showers(N, max_points=P)
+    path = tmp_path / "s.zarr"
+    showerdata.save(showers.chunk(CHUNK), path)
+    return path, showers
+
+
+def points(path):
+    return zarr.open_group(path, mode="r")["showers"]
+
+
+@pytest.mark.parametrize("start, stop", [(0, N), (0, 32), (5, 70), (96, N), (129, N)])
+def test_rows_equal_zarr_bit_for_bit(store, start, stop):
+    path, _ = store
+    array = points(path)
+    assert decodes_directly(array)
+    counts = zarr.open_group(path, mode="r")["num_points"][start:stop]
+    out = np.zeros((stop - start, P, 5), np.float32)
+    assert read_points_into(array, start, out, counts) == 0
+    assert out.tobytes() == array[start:stop].tobytes()
+
+
+def test_load_reads_through_it(store):
+    path, showers = store
+    assert_showers_equal(showerdata.load(path).compute(), showers)
+    assert_showers_equal(showerdata.load(path)[40:100].compute(), showers[40:100])
+    assert_showers_equal(showerdata.load(path, chunks=7).compute(), showers)
+
+
+def rewrite_chunk(path, index, rows):
+    """Replace rows of chunk ``index`` of ``showers`` behind the library's back."""
+    array = zarr.open_group(path, mode="r+")["showers"]
+    first = index * CHUNK
+    array[first : first + len(rows)] = rows
+
+
+def test_padding_that_is_not_zero_is_copied_and_reported(store):
+    path, showers = store
+    rows = showers.points[64:96].copy()
+    row = int(np.argmax(showers.num_points[64:96] < P))  # a shower with padding
+    rows[row, showers.num_points[64 + row] :, 3] = 0.5  # energies in the padding
+    rewrite_chunk(path, 2, rows)
+    array = points(path)
+    out = np.zeros((32, P, 5), np.float32)
+    assert read_points_into(array, 64, out, showers.num_points[64:96]) == 1
+    assert out.tobytes() == array[64:96].tobytes()
+    with pytest.raises(ShowerDataError) as error:
+        showerdata.load(path).compute()
+    assert error.value.index == 64 + row
+
+
+def test_negative_zero_padding_survives_bit_for_bit(store):
+    path, showers = store
+    rows = showers.points[0:32].copy()
+    row = int(np.argmax(showers.num_points[:32] < P))
+    rows[row, showers.num_points[row] :, 1] = -0.0
+    rewrite_chunk(path, 0, rows)
+    out = np.zeros((32, P, 5), np.float32)
+    assert read_points_into(points(path), 0, out, showers.num_points[:32]) == 1
+    assert out.tobytes() == rows.tobytes()
+
+
+def chunk_path(path, index):
+    return os.path.join(path, "showers", "c", str(index), "0", "0")
+
+
+def test_a_truncated_chunk_is_left_to_zarr(store):
+    path, showers = store
+    with open(chunk_path(path, 1), "r+b") as handle:
+        handle.truncate(100)
+    out = np.zeros((N, P, 5), np.float32)
+    assert read_points_into(points(path), 0, out, showers.num_points) is None
+    with pytest.raises(Exception) as error:  # noqa: B017 -- whatever zarr raises
+        showerdata.load(path).compute()
+    assert not isinstance(error.value, AssertionError)
+
+
+def test_a_missing_chunk_file_is_an_error_when_it_was_written(store):
+    path, _ = store
+    os.remove(chunk_path(path, 2))
+    with pytest.raises(ShowerDataError, match="missing"):
+        showerdata.load(path).compute()
+
+
+def test_other_codecs_are_read_by_zarr(tmp_path, make_showers):
+    showers = make_showers(50, max_points=P)
+    path = tmp_path / "zstd.zarr"
+    showerdata.save(showers.chunk(16), path)
+    group = zarr.open_group(path, mode="r+")
+    data = group["showers"][...]
+    del group["showers"]
+    group.create_array(
+        "showers",
+        data=data,
+        chunks=(16, P, 5),
+        compressors=zarr.codecs.ZstdCodec(level=3),
+    )
+    assert not decodes_directly(zarr.open_group(path, mode="r")["showers"])
+    assert_showers_equal(showerdata.load(path).compute(), showers)
