@@ -271,10 +271,14 @@ def _connect(address: str) -> Any:
 def _local_cluster(workers: int) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
+    # Loopback only, no dashboard: a dask scheduler runs whatever task it is
+    # sent, so it must not be reachable from the network. (distributed
+    # defaults to 127.0.0.1 today; we do not rely on that default.)
     cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
+        host="127.0.0.1",
         dashboard_address=None,
         silence_logs=logging.ERROR,
     )

@@ -21,7 +21,12 @@ from .io import zarr_write
 from .io.formats import is_zarr, writer_for
 from .io.handles import cached_reader
 from .io.hdf5_write import existing_file
-from .io.read import read_points_header, read_selection, rows_selection
+from .io.read import (
+    read_points_header,
+    read_selection,
+    require_numeric_dataset,
+    rows_selection,
+)
 from .io.streaming import iter_blocks
 from .ops.observables import (
     OBSERVABLE_NAMES,
@@ -214,14 +219,15 @@ def read_observables_from_file(
     for key in wanted:
         dataset = STORED.get(key, f"observables/{key}")  # own keys too
         if dataset is not None and dataset in file:
-            results[key] = file[dataset][rows]
+            results[key] = require_numeric_dataset(file, dataset, path)[rows]
     for key in wanted:
         if key.startswith("total_"):
             per_layer = key.removeprefix("total_") + "_per_layer"
+            name = f"observables/{per_layer}"
             if per_layer in results:
                 results[key] = results[per_layer].sum(axis=1)
-            elif f"observables/{per_layer}" in file:
-                results[key] = file[f"observables/{per_layer}"][rows].sum(axis=1)
+            elif name in file:
+                results[key] = require_numeric_dataset(file, name, path)[rows].sum(1)
     if observables is not None:
         missing = [key for key in wanted if key not in results]
         if missing:

@@ -20,6 +20,7 @@ from .api import (
 )
 from .formats import is_zarr, writer_for
 from .handles import cached_reader
+from .read import require_numeric_dataset
 from .zarr_write import commit
 
 #: Rows of an observable copied at once.
@@ -104,16 +105,17 @@ def _target_keys(file: object) -> list[str]:
 
 
 def _copy_observables(source: str, destination: str) -> None:
-    stored = cached_reader(source)["observables"]
+    reader = cached_reader(source)
+    stored = reader["observables"]
     fmt = writer_for(destination)
     with fmt.existing_file(destination) as file:
         group = file.require_group("observables")
         for key in stored.keys():
-            values = stored[key]
-            if not hasattr(values, "shape"):
+            if not hasattr(stored[key], "shape"):
                 raise MissingDataError(
                     f"file '{source}': 'observables/{key}' is a group, expected arrays."
                 )
+            values = require_numeric_dataset(reader, f"observables/{key}", source)
             target = fmt.create_dataset(group, key, values.shape, values.dtype)
             # Observables are a few numbers per shower: plain slices suffice.
             for start in range(0, values.shape[0], ROWS_PER_COPY):

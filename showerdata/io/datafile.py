@@ -13,7 +13,7 @@ from ..indexing import IndexLike, Selection, normalize_index, selection_length
 from ..showers import Showers
 from .formats import writer_for
 from .handles import open_reader
-from .read import read_points_header, read_shower_rows
+from .read import check_per_shower_datasets, read_points_header, read_shower_rows
 from .streaming import iter_blocks
 
 
@@ -75,6 +75,10 @@ class ShowerDataFile:
         self._closed = False
         self.attrs = self.file.attrs
         self._header = read_points_header(os.fspath(path), handle=self.file)
+        if mode != "w":
+            # As load() does: refuse strings, references or opaque bytes where
+            # numbers belong before reading them, with an error naming the file.
+            check_per_shower_datasets(self._header, handle=self.file)
 
     # -- context --------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,6 +36,24 @@ LAYOUT_VERSION_ATTRIBUTE = "showerdata_layout_version"
 LAYOUT_VERSION = 1
 #: Per-group record of the chunks that are completely written.
 CHUNKS_WRITTEN = "chunks_written"
+#: Codecs an array of a store may use: byte order, compression, checksums and
+#: sharding -- codecs that turn bytes into numbers and nothing else. A store is
+#: untrusted input: a codec that decodes to Python objects (pickle, JSON,
+#: msgpack, vlen) could run code or smuggle objects in, so it is refused by
+#: name, whatever the installed codec registry happens to provide.
+SAFE_CODECS = frozenset(
+    {"bytes", "endian", "blosc", "zstd", "gzip", "crc32c", "transpose"}
+    | {"sharding_indexed"}  # its inner codecs are checked too
+    | {
+        f"numcodecs.{name}"
+        for name in (
+            "blosc lz4 zstd zlib gzip bz2 lzma shuffle delta "
+            "crc32 crc32c adler32 fletcher32 jenkins_lookup3"
+        ).split()
+    }
+)
+#: numpy dtype kinds of the layout's arrays: booleans, integers and floats.
+NUMERIC_KINDS = "biuf"
 
 
 def open_store(path: str | os.PathLike[str], mode: str = "r") -> zarr.Group:
@@ -69,7 +88,76 @@ def open_store(path: str | os.PathLike[str], mode: str = "r") -> zarr.Group:
             f"{FORMAT_ATTRIBUTE} = '{FORMAT_NAME}')",
             path=path,
         )
+    check_plain_arrays(group, path)
     return group
+
+
+def check_plain_arrays(group: zarr.Group, path: str) -> None:
+    """Refuse a store unless every array is numbers stored with :data:`SAFE_CODECS`.
+
+    Checked on opening, before any chunk is decoded: reading an untrusted
+    store must never run code it carries, and a store we did not write gets
+    an error naming the array instead of one from deep inside zarr.
+    """
+    if group.metadata.zarr_format != 3:
+        raise ShowerDataError(
+            f"is a zarr format {group.metadata.zarr_format} group; showerdata "
+            "stores are zarr format 3",
+            path=path,
+        )
+    try:
+        with warnings.catch_warnings():
+            # Temporary files of zarr's atomic writes that a killed writer left
+            # (``zarr.<hex>.partial``) are not part of the store; say nothing.
+            warnings.filterwarnings(
+                "ignore", "Object at .* is not recognized", zarr.errors.ZarrUserWarning
+            )
+            members = list(group.members(max_depth=None))
+    except (ValueError, TypeError, KeyError) as error:  # zarr's metadata errors
+        raise ShowerDataError(
+            f"has array metadata that cannot be read safely: {error}", path=path
+        ) from None
+    for name, node in members:
+        if not isinstance(node, zarr.Array):
+            continue
+        metadata = node.metadata
+        if metadata.zarr_format != 3:
+            raise ShowerDataError(
+                f"is a zarr format {metadata.zarr_format} array",
+                path=path,
+                dataset=name,
+            )
+        try:
+            kind = np.dtype(node.dtype).kind
+        except TypeError:
+            kind = "O"
+        if kind not in NUMERIC_KINDS:
+            raise ShowerDataError(
+                f"has data type {metadata.data_type}; the layout holds only numbers",
+                path=path,
+                dataset=name,
+            )
+        unsafe = sorted(
+            _codec_names(c.to_dict() for c in metadata.codecs) - SAFE_CODECS
+        )
+        if unsafe:
+            raise ShowerDataError(
+                f"uses codec {', '.join(unsafe)}, which is not a plain numeric "
+                f"codec; allowed: {', '.join(sorted(SAFE_CODECS))}",
+                path=path,
+                dataset=name,
+            )
+
+
+def _codec_names(codecs: Any) -> set[str]:
+    """Names of codecs given as JSON dicts, with those nested in sharding codecs."""
+    names: set[str] = set()
+    for codec in codecs:
+        names.add(str(codec.get("name")))
+        configuration = codec.get("configuration") or {}
+        for key in ("codecs", "index_codecs"):
+            names |= _codec_names(configuration.get(key) or [])
+    return names
 
 
 def store_identity(path: str | os.PathLike[str]) -> tuple[int, int, int]:

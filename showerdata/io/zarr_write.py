@@ -129,9 +129,12 @@ def new_file(
 
 def _reopened(partial: str) -> zarr.Group | None:
     try:
-        return open_store(partial, "r+")
+        group = open_store(partial, "r+")
     except (OSError, ShowerDataError):  # absent, or killed before it was a store
         return None
+    # The chunk record is created last: without it the build was killed while
+    # creating its arrays, and there is nothing to resume but a fresh start.
+    return group if CHUNKS_WRITTEN in group else None
 
 
 @contextmanager
@@ -206,10 +209,12 @@ def create_showers_layout(
 ) -> None:
     """Create every array of a showers store of ``shape`` = (N, P, F)."""
     length = _chunk_length(shape, chunk_length)
-    create_points_datasets(group, "showers", shape, chunk_length=length)
     for name, (dtype, tail) in PER_SHOWER.items():
         if name != "num_points":
             create_dataset(group, name, (shape[0], *tail), dtype, length)
+    # Last, as it ends with the chunk record: a store that has the record has
+    # all its arrays (a save killed before then is started afresh on resume).
+    create_points_datasets(group, "showers", shape, chunk_length=length)
 
 
 def create_particles_layout(
