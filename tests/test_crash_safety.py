@@ -12,34 +12,51 @@ chunk, ~1 s) and is SIGKILLed after a seeded random delay. Then:
   row outside the batch is bit-identical, and a row inside the batch is the new
   row, the untouched old row, or an error when read -- never different data.
 
-The harness takes the path suffix as a parameter so the zarr mirror can join
-(".zarr") once it lands.
+Every trial runs for HDF5 and for the zarr mirror. Zarr promises more: a store
+is built beside its destination, so after a killed ``save`` the path holds
+nothing or the previous store, and ``save(..., resume=True)`` finishes the job
+with exactly the showers of an uninterrupted run; a killed ``save_batch`` is
+simply rerun. ``convert`` (HDF5 -> zarr and back) is killed the same way: the
+destination is absent, the previous one or the complete conversion, and a
+rerun gives the same output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import random
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import dask
 import numpy as np
 import pytest
+import zarr
 from conftest import assert_showers_equal
 
 import showerdata
 from showerdata import ShowerDataFile, Showers
+from showerdata.config import CHUNK_BYTES_KEY
+from showerdata.io.zarr_store import CHUNKS_WRITTEN
 from showerdata.toy import toy_showers
 
 pytestmark = pytest.mark.timeout(120)
 
-#: Formats under test. ".zarr" joins when the zarr mirror lands.
+#: Formats of the SIGKILL trials: the HDF5 interchange format and the zarr mirror.
+FORMATS = [".h5", ".zarr"]
+#: Formats of the save_batch rerun test, which watches the file grow to time its
+#: kill (HDF5 only; the zarr save_batch trials rerun every killed batch).
 SUFFIXES = [".h5"]
 
 TRIALS = 10
@@ -55,6 +72,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 # so the parent's random delay is measured from the start of the write.
 CHILD = """
 import sys, time
+import dask
 import showerdata
 from showerdata.toy import toy_showers
 mode, path, seed, count, max_points, chunk, start = sys.argv[1:8]
@@ -64,6 +82,10 @@ print("ready", flush=True)
 began = time.perf_counter()
 if mode == "save":
     showerdata.save(data, path, overwrite=True)
+elif mode == "convert":  # the source in argv[8], read in chunks of `chunk` showers
+    chunk_bytes = int(chunk) * int(max_points) * 5 * 4
+    with dask.config.set({"showerdata.chunk-bytes": chunk_bytes}):
+        showerdata.convert(sys.argv[8], path, overwrite=True)
 else:
     showerdata.save_batch(data, path, int(start))
 print("done", time.perf_counter() - began, flush=True)
@@ -78,30 +100,146 @@ class Run:
     seconds: float | None  # how long the write took, if it finished
 
 
-def run_writer(mode: str, path: Path, start: int = 0, kill_after: float | None = None):
-    """Write the new production in a child process; SIGKILL it after a delay."""
-    env = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+# Forks one writer child per trial from an interpreter that has already
+# imported showerdata (a second of imports per trial otherwise). It has run no
+# dask, zarr or HDF5 code, so it has no threads or open files, and a forked
+# child is as fresh as a new process. Children print their pid first; the
+# zygote prints "exit <pid> <code>" when one has ended, but reaps it only when
+# the next trial starts, so the pid the parent may still kill is never reused.
+ZYGOTE = """
+import json, os, sys, traceback
+import dask, showerdata, showerdata.toy
+source = sys.argv[1]
+print("zygote", flush=True)
+ended = None
+for line in sys.stdin:
+    if ended is not None:
+        os.waitpid(ended, 0)
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            sys.argv = ["-c", *json.loads(line)]
+            print("pid", os.getpid(), flush=True)
+            exec(compile(source, "<writer>", "exec"), {"__name__": "__main__"})
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # not reaped
+    code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+    print("exit", pid, code, flush=True)
+    ended = pid
+"""
+
+
+class Zygote:
+    """The forking interpreter of :data:`ZYGOTE`, started on first use."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"zygote-{os.getpid()}.log"
+        self.buffer = b""
+
+    def readline(self, timeout: float = 60.0) -> str:
+        """Next line the zygote or its child printed (TimeoutError, EOFError)."""
+        assert self.process is not None and self.process.stdout is not None
+        descriptor = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([descriptor], [], [], remaining)[0]:
+                raise TimeoutError(f"no line from the writer in {timeout} s")
+            chunk = os.read(descriptor, 1 << 16)
+            if not chunk:
+                raise EOFError(f"the zygote died:\n{self.log.read_text()[-3000:]}")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode()
+
+    def start(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        env = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+        with open(self.log, "ab") as log:  # appends: run() truncates it
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", ZYGOTE, CHILD],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                bufsize=0,
+            )
+        self.buffer = b""
+        assert self.readline() == "zygote"
+
+    def run(
+        self, arguments: list[str], kill_after: float | None
+    ) -> tuple[list[str], int]:
+        """Fork a writer with ``arguments``; SIGKILL it ``kill_after`` s after "ready".
+
+        Returns the lines it printed and its exit code (-9 if killed).
+        """
+        self.start()
+        assert self.process is not None and self.process.stdin is not None
+        self.log.write_bytes(b"")
+        self.process.stdin.write(json.dumps(arguments).encode() + b"\n")
+        pid = int(self.readline().removeprefix("pid "))
+        try:
+            lines = [self.readline()]
+            assert lines[0] == "ready", f"{lines[0]}\n{self.log.read_text()[-3000:]}"
+            if kill_after is not None:
+                time.sleep(kill_after)
+                with contextlib.suppress(ProcessLookupError):  # it had ended
+                    os.kill(pid, signal.SIGKILL)
+            while not (line := self.readline()).startswith(f"exit {pid} "):
+                lines.append(line)
+        except BaseException:
+            # Leave no writer behind, and a zygote that is not mid-trial.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self.close()
+            raise
+        return lines, int(line.split()[2])
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+        self.log.unlink(missing_ok=True)
+
+
+WRITERS = Zygote()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_writers() -> Iterator[None]:
+    yield
+    WRITERS.close()
+
+
+def run_writer(
+    mode: str,
+    path: Path,
+    start: int = 0,
+    kill_after: float | None = None,
+    source: Path | None = None,
+) -> Run:
+    """Write the new production in a child process; SIGKILL it after a delay.
+
+    ``mode`` is "save", "save_batch" (at row ``start``) or "convert" (``source``
+    to ``path``).
+    """
     arguments = [mode, path, NEW_SEED, NUM_SHOWERS, MAX_POINTS, CHUNK, start]
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, *map(str, arguments)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        ready = child.stdout.readline()
-        assert ready.strip() == "ready", child.communicate()[1]
-        if kill_after is not None:
-            time.sleep(kill_after)
-            child.send_signal(signal.SIGKILL)
-        out, err = child.communicate(timeout=60)
-    finally:
-        child.kill()  # no-op unless an assertion left it running
-        child.wait()
+    arguments += [source] if source is not None else []
+    lines, code = WRITERS.run([str(a) for a in arguments], kill_after)
     if kill_after is None:
-        assert child.returncode == 0, err
-    done = [line for line in out.splitlines() if line.startswith("done")]
+        assert code == 0, WRITERS.log.read_text()[-3000:]
+    done = [line for line in lines if line.startswith("done")]
     return Run(bool(done), float(done[0].split()[1]) if done else None)
 
 
@@ -166,6 +304,82 @@ def report(name: str, outcomes: list[str], leftovers: int) -> None:
     print(f"\n{name}: {counts}, leftover temporary files: {leftovers}")
 
 
+def recorded_chunks(store: Path) -> dict[str, int]:
+    """Record files of the chunks a (partial) zarr store has written: name -> mtime.
+
+    One uncompressed byte per chunk of showers, set once the chunk is complete
+    (docs/file-format.md).
+    """
+    record = store / CHUNKS_WRITTEN / "c"
+    if not record.is_dir():
+        return {}
+    return {
+        file.name: file.stat().st_mtime_ns
+        for file in record.iterdir()
+        if file.read_bytes() == b"\x01"
+    }
+
+
+def resume_killed_save(target: Path, new_showers: Showers) -> int:
+    """Finish a killed zarr save with ``resume=True``: exactly the new showers.
+
+    The chunks the killed save completed are kept, not written again. Returns
+    how many there were.
+    """
+    partial = target.parent / f".{target.name}.partial"
+    completed = recorded_chunks(partial)
+    # The same data in the same chunks, as a rerun of the job would give.
+    showerdata.save(new_showers.chunk(CHUNK), target, overwrite=True, resume=True)
+    assert not partial.exists(), "the resumed save left its partial store"
+    assert_showers_equal(showerdata.load(target).compute(), new_showers)
+    kept = recorded_chunks(target)
+    assert {name: kept[name] for name in completed} == completed, "rewritten"
+    return len(completed)
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        ["showers"],
+        ["energies", "directions", "pdg"],
+        ["energies", "directions", "pdg", "shower_ids", "showers", "shape"],
+        [
+            "energies",
+            "directions",
+            "pdg",
+            "shower_ids",
+            "showers",
+            "shape",
+            "num_points",
+        ],
+    ],
+)
+def test_a_zarr_save_killed_while_creating_its_arrays_resumes(
+    tmp_path, created, make_showers
+):
+    """``resume=True`` after a kill before the chunk record exists starts afresh.
+
+    A save killed in its first few milliseconds leaves a partial store with
+    some arrays and no chunk record (made here from a complete store's
+    metadata: arrays created, nothing written). Resuming it used to fail
+    (zarr's ContainsArrayError, or "cannot resume"); the random kills above
+    land there about one time in a hundred.
+    """
+    showers = make_showers(n=30, max_points=10).chunk(10)
+    complete = tmp_path / "complete.zarr"
+    showerdata.save(showers, complete)
+    target = tmp_path / "killed.zarr"
+    partial = tmp_path / f".{target.name}.partial"
+    partial.mkdir()
+    shutil.copy(complete / "zarr.json", partial)
+    for name in created:
+        (partial / name).mkdir()
+        shutil.copy(complete / name / "zarr.json", partial / name)
+    showerdata.save(showers, target, resume=True)
+    assert not partial.exists()
+    assert_showers_equal(showerdata.load(target).compute(), showers.compute())
+
+
 def check_later_save_works(directory: Path, suffix: str, showers: Showers) -> None:
     """Leftovers of killed writers must not get in the way of the next save."""
     path = directory / f"later{suffix}"
@@ -174,18 +388,25 @@ def check_later_save_works(directory: Path, suffix: str, showers: Showers) -> No
     assert_showers_equal(showerdata.load(path).compute(), showers[50:90])
 
 
-@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("suffix", FORMATS)
 def test_save_overwrite_killed_keeps_the_previous_or_the_new_file(
     tmp_path, suffix, new_showers
 ):
+    """A killed ``save(overwrite=True)`` leaves the previous file or the new one.
+
+    Zarr: or nothing at the path (killed between the renames that swap the
+    stores); unless the new store is complete, ``resume=True`` completes it
+    to exactly the showers of an uninterrupted run.
+    """
     seconds = write_time(tmp_path, suffix, new_showers)
     old = toy_showers(NUM_SHOWERS - 100, max_points=MAX_POINTS, seed=OLD_SEED)
     old = old.compute()
     pristine = tmp_path / f"pristine{suffix}"
     showerdata.save(old, pristine)
-    old_digest = digest(pristine)
+    assert_showers_equal(showerdata.load(pristine).compute(), old)
+    old_digest = digest(pristine)  # a target with these bytes reads as `old`
     target = tmp_path / f"production{suffix}"
-    outcomes, mid_write = [], 0
+    outcomes, mid_write, resumed = [], 0, []
     for delay in delays(7, seconds):
         if not target.exists() or digest(target) != old_digest:
             if target.exists():
@@ -193,30 +414,46 @@ def test_save_overwrite_killed_keeps_the_previous_or_the_new_file(
             copy(pristine, target)
         run = run_writer("save", target, kill_after=delay)
         mid_write += not run.finished
-        assert target.exists(), "overwrite lost the previous file"
-        loaded = showerdata.load(target).compute()
-        if digest(target) == old_digest:
-            assert_showers_equal(loaded, old)
-            outcomes.append("previous")
+        if suffix == ".zarr" and not target.exists():
+            assert not run.finished
+            outcomes.append("absent")
         else:
-            assert_showers_equal(loaded, new_showers)
-            outcomes.append("new")
-        assert run.finished or outcomes[-1] == "previous"
+            assert target.exists(), "overwrite lost the previous file"
+            if digest(target) == old_digest:
+                outcomes.append("previous")
+            else:
+                assert_showers_equal(showerdata.load(target).compute(), new_showers)
+                outcomes.append("new")
+        if suffix == ".zarr":
+            # A kill may also come after the new store is in place, while the
+            # old one is being deleted: "new" without "done".
+            assert not run.finished or outcomes[-1] == "new"
+            if outcomes[-1] != "new":
+                resumed.append(resume_killed_save(target, new_showers))
+        else:
+            assert run.finished or outcomes[-1] == "previous"
     expected = {pristine.name, target.name}
     leftovers = [p for p in tmp_path.iterdir() if p.name not in expected]
     report("save(overwrite=True) killed", outcomes, len(leftovers))
     assert mid_write >= TRIALS // 2, f"only {mid_write} kills landed mid-write"
+    if suffix == ".zarr":
+        print(f"chunks the resumed saves found complete: {resumed}")
+        assert sum(resumed) > 0, "no resumed save had chunks to keep"
     # Leftovers are hidden temporary files next to the target, never the target.
     assert all(p.name.startswith(".") for p in leftovers), leftovers
     check_later_save_works(tmp_path, suffix, new_showers)
 
 
-@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("suffix", FORMATS)
 def test_save_to_a_fresh_path_killed_leaves_nothing_or_the_new_file(
     tmp_path, suffix, new_showers
 ):
+    """A killed ``save`` to a new path leaves nothing there, or the whole file.
+
+    Zarr: ``resume=True`` then completes the save to exactly the new showers.
+    """
     seconds = write_time(tmp_path, suffix, new_showers)
-    outcomes, mid_write = [], 0
+    outcomes, mid_write, resumed = [], 0, []
     for trial, delay in enumerate(delays(8, seconds)):
         target = tmp_path / f"fresh-{trial}{suffix}"
         run = run_writer("save", target, kill_after=delay)
@@ -231,9 +468,15 @@ def test_save_to_a_fresh_path_killed_leaves_nothing_or_the_new_file(
             # Readers see no shower file at the path, not a partial one.
             with pytest.raises(FileNotFoundError):
                 showerdata.load(target)
+            if suffix == ".zarr":
+                resumed.append(resume_killed_save(target, new_showers))
+                remove(target)
     leftovers = list(tmp_path.iterdir())
     report("save(fresh path) killed", outcomes, len(leftovers))
     assert mid_write >= TRIALS // 2, f"only {mid_write} kills landed mid-write"
+    if suffix == ".zarr":
+        print(f"chunks the resumed saves found complete: {resumed}")
+        assert sum(resumed) > 0, "no resumed save had chunks to keep"
     assert all(p.name.startswith(".") for p in leftovers), leftovers
     check_later_save_works(tmp_path, suffix, new_showers)
 
@@ -243,7 +486,11 @@ def batch_template(directory: Path, suffix: str) -> tuple[Path, Showers]:
     outside = toy_showers(2 * MARGIN, max_points=MAX_POINTS, seed=OUTSIDE_SEED)
     outside = outside.compute()
     path = directory / f"template{suffix}"
-    showerdata.create_empty_file(path, (NUM_SHOWERS + 2 * MARGIN, MAX_POINTS, 5))
+    # Zarr: chunks of CHUNK rows, so the batch's first and last chunks are
+    # shared with rows outside it (rewritten under a lock, never torn).
+    with dask.config.set({CHUNK_BYTES_KEY: CHUNK * MAX_POINTS * 5 * 4}):
+        shape = (NUM_SHOWERS + 2 * MARGIN, MAX_POINTS, 5)
+        showerdata.create_empty_file(path, shape)
     showerdata.save_batch(outside[:MARGIN], path, 0)
     showerdata.save_batch(outside[MARGIN:], path, MARGIN + NUM_SHOWERS)
     return path, outside
@@ -268,6 +515,12 @@ def classify_batch_rows(path: Path, new: Showers, untouched: Showers) -> list[st
     Rows are read a chunk at a time, and one by one in chunks that fail to read.
     """
     kinds = []
+    if path.suffix == ".zarr":  # a store chunk at a time: a torn one fails alone
+        length = zarr.open_array(path / "showers", mode="r").chunks[0]
+        edges = range(length - MARGIN % length, NUM_SHOWERS, length)
+    else:
+        edges = range(CHUNK, NUM_SHOWERS, CHUNK)
+    bounds = [0, *edges, NUM_SHOWERS]
     with ShowerDataFile(path) as file:
 
         def read(first: int, last: int) -> Showers | None:
@@ -276,8 +529,7 @@ def classify_batch_rows(path: Path, new: Showers, untouched: Showers) -> list[st
             except (OSError, ValueError):  # h5py's read errors, ShowerDataError
                 return None
 
-        for start in range(0, NUM_SHOWERS, CHUNK):
-            stop = min(start + CHUNK, NUM_SHOWERS)
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
             piece = read(start, stop)
             pieces = (
                 [(start, stop, piece)]
@@ -297,10 +549,15 @@ def classify_batch_rows(path: Path, new: Showers, untouched: Showers) -> list[st
     return kinds
 
 
-@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("suffix", FORMATS)
 def test_save_batch_killed_keeps_the_file_and_the_rows_outside(
     tmp_path, suffix, new_showers
 ):
+    """A killed ``save_batch`` keeps the layout and every row outside the batch.
+
+    Rows inside the batch are new, untouched, or an error when read. Zarr: the
+    killed batch is rerun, and the store then holds exactly the new showers.
+    """
     template, outside = batch_template(tmp_path, suffix)
     untouched = ShowerDataFile(template)[MARGIN]
     assert untouched.num_points[0] == 0
@@ -331,6 +588,12 @@ def test_save_batch_killed_keeps_the_file_and_the_rows_outside(
         if run.finished:
             assert set(kinds) == {"new"}
         counts.append((run.finished, {k: kinds.count(k) for k in set(kinds)}))
+        if suffix == ".zarr":
+            showerdata.save_batch(new_showers, target, MARGIN)  # the rerun
+            rerun = showerdata.load(target).compute()
+            assert_showers_equal(rerun[MARGIN:-MARGIN], new_showers)
+            assert_showers_equal(rerun[:MARGIN], outside[:MARGIN])
+            assert_showers_equal(rerun[-MARGIN:], outside[MARGIN:])
     print("\nsave_batch killed (finished?, rows of the batch):")
     for finished, kinds in counts:
         print(f"  {'finished' if finished else 'killed  '} {kinds}")
@@ -360,13 +623,6 @@ def kill_once_mid_write(target: Path, size_before: int) -> None:
     assert "done" not in out, "the kill came too late"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason="BUG/limitation io/hdf5_write.py: vlen rows written in place by a killed "
-    "save_batch point past the file's end-of-allocation (never flushed); reading "
-    "them and rewriting them both fail, so the batch cannot simply be rerun",
-)
 @pytest.mark.parametrize("suffix", SUFFIXES)
 def test_save_batch_can_be_rerun_after_a_crash(tmp_path, suffix, new_showers):
     template, outside = batch_template(tmp_path, suffix)
@@ -379,17 +635,25 @@ def test_save_batch_can_be_rerun_after_a_crash(tmp_path, suffix, new_showers):
     assert_showers_equal(full[:MARGIN], outside[:MARGIN])
 
 
-@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("suffix", FORMATS)
 def test_interrupted_save_cleans_up_after_itself(tmp_path, suffix, new_showers):
-    # SIGINT (Ctrl-C) raises KeyboardInterrupt: unlike SIGKILL, the writer can
-    # remove its temporary file, so nothing is left behind at all.
+    """Ctrl-C during ``save`` keeps the previous file and leaves no debris.
+
+    SIGINT raises KeyboardInterrupt: unlike SIGKILL, the writer can clean up.
+    HDF5 removes its temporary file. Zarr keeps its partial store beside the
+    destination on purpose, for ``resume=True`` to continue from.
+    """
     seconds = write_time(tmp_path, suffix, new_showers)
     target = tmp_path / f"production{suffix}"
     showerdata.save(new_showers[:10], target)
     old_digest = digest(target)
     env = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
     arguments = ["save", target, NEW_SEED, NUM_SHOWERS, MAX_POINTS, CHUNK, 0]
-    for delay in np.linspace(0.2, 0.6, 3) * seconds:
+    # Interrupt once the temporary file exists (the write has begun), so the
+    # interrupt lands mid-write however fast the machine is just now.
+    for delay in np.linspace(0.0, 0.2, 3) * seconds:
+        for leftover in tmp_path.glob(f".{target.name}*"):
+            remove(leftover)  # zarr's, checked last trial: wait for a fresh one
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, *map(str, arguments)],
             stdout=subprocess.PIPE,
@@ -398,9 +662,127 @@ def test_interrupted_save_cleans_up_after_itself(tmp_path, suffix, new_showers):
             env=env,
         )
         assert child.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 30
+        while not any(p.name.startswith(f".{target.name}") for p in tmp_path.iterdir()):
+            assert time.monotonic() < deadline, "the write never began"
+            time.sleep(0.002)
         time.sleep(delay)
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=60)
         assert "done" not in out and "KeyboardInterrupt" in err
         assert digest(target) == old_digest
-        assert [p.name for p in tmp_path.iterdir()] == [target.name]
+        left = {p.name for p in tmp_path.iterdir()}
+        if suffix == ".zarr":
+            assert left - {f".{target.name}.partial"} == {target.name}
+        else:
+            assert left == {target.name}
+    if suffix == ".zarr":
+        resume_killed_save(target, new_showers)
+
+
+# -- conversion -----------------------------------------------------------------------
+
+#: Directions of the conversion trials: (source, destination) suffixes.
+CONVERSIONS = [(".h5", ".zarr"), (".zarr", ".h5")]
+TARGET_POINTS = 50  # points per row of the target the sources carry
+
+
+@pytest.fixture(scope="module")
+def conversion_sources(tmp_path_factory, new_showers) -> dict[str, Path]:
+    """The new production with a target, observables and metadata, in both formats.
+
+    Everything ``convert`` copies is there, so a kill can land in any of its
+    steps: showers, target, observables, attributes, the final rename.
+    """
+    directory = tmp_path_factory.mktemp("conversion")
+    source = directory / "source.h5"
+    lazy = new_showers.chunk(CHUNK)
+    showerdata.save(lazy, source)
+    target_counts = np.minimum(new_showers.num_points, TARGET_POINTS)
+    target = lazy.points[:, :TARGET_POINTS, :4]
+    showerdata.save_target(target, source, target_counts)
+    showerdata.observables.add_observables_to_file(source)
+    showerdata.add_metadata(source, {"production": "crash trial", "seed": NEW_SEED})
+    mirror = directory / "source.zarr"
+    with dask.config.set({CHUNK_BYTES_KEY: CHUNK * MAX_POINTS * 5 * 4}):
+        showerdata.convert(source, mirror)
+    return {".h5": source, ".zarr": mirror}
+
+
+def contents(path: Path) -> dict[str, Any]:
+    """What ``convert`` copies, read back: showers, target, observables, attributes."""
+    showers = showerdata.load(path).compute()
+    found: dict[str, Any] = {n: getattr(showers, n) for n in Showers.FIELDS}
+    points, counts = dask.compute(*showerdata.load_target(path))
+    found |= {"target/point_clouds": points, "target/num_points": counts}
+    observables = showerdata.observables.read_observables_from_file(path)
+    found |= {f"observables/{key}": values for key, values in observables.items()}
+    found["attributes"] = showerdata.load_metadata(path)
+    return found
+
+
+def assert_same_contents(actual: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Equal keys, attributes, and arrays equal bit for bit (dtype and shape too)."""
+    assert sorted(actual) == sorted(expected)
+    for name, values in expected.items():
+        if name == "attributes":
+            assert actual[name] == values
+            continue
+        got = np.asarray(actual[name])
+        assert got.dtype == values.dtype and got.shape == values.shape, name
+        assert got.tobytes() == np.asarray(values).tobytes(), name
+
+
+@pytest.mark.parametrize(("source_suffix", "suffix"), CONVERSIONS)
+def test_convert_killed_leaves_nothing_the_previous_or_the_whole_copy(
+    tmp_path, source_suffix, suffix, conversion_sources, new_showers
+):
+    """A killed ``convert`` never leaves a partial destination at its path.
+
+    Half the trials convert to a fresh path, half over a previous file
+    (``overwrite=True``). After each kill the destination is absent (fresh
+    path, or zarr's two-rename swap), the previous file unchanged, or a copy
+    equal to an uninterrupted conversion, itself equal to the source. After
+    all trials, converting again gives the same copy: leftovers of killed
+    conversions are hidden files that do not get in the way.
+    """
+    source = conversion_sources[source_suffix]
+    reference = tmp_path / f"reference{suffix}"
+    seconds = run_writer("convert", reference, source=source).seconds
+    assert seconds is not None
+    expected = contents(reference)
+    assert_same_contents(contents(source), expected)
+    remove(reference)
+    previous = tmp_path / f"previous{suffix}"
+    showerdata.save(new_showers[:100], previous)
+    previous_digest = digest(previous)
+    outcomes, mid_write = [], 0
+    for trial, delay in enumerate(
+        delays(10 + CONVERSIONS.index((source_suffix, suffix)), seconds)
+    ):
+        destination = tmp_path / f"copy-{trial}{suffix}"
+        over_previous = trial % 2 == 1
+        if over_previous:
+            copy(previous, destination)
+        run = run_writer("convert", destination, kill_after=delay, source=source)
+        mid_write += not run.finished
+        if not destination.exists():
+            assert not run.finished
+            assert not over_previous or suffix == ".zarr", "lost the previous file"
+            outcomes.append("absent")
+        elif over_previous and digest(destination) == previous_digest:
+            assert not run.finished
+            outcomes.append("previous")
+        else:
+            assert_same_contents(contents(destination), expected)
+            outcomes.append("new")
+        if destination.exists():
+            remove(destination)  # keep the disk use of the test down
+    leftovers = [p for p in tmp_path.iterdir() if p.name != previous.name]
+    report(f"convert {source_suffix} -> {suffix} killed", outcomes, len(leftovers))
+    assert mid_write >= TRIALS // 2, f"only {mid_write} kills landed mid-write"
+    assert all(p.name.startswith(".") for p in leftovers), leftovers
+    showerdata.convert(source, previous, overwrite=True)  # the rerun
+    assert_same_contents(contents(previous), expected)
+    for leftover in leftovers:
+        remove(leftover)  # the disk use again

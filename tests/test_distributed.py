@@ -1,20 +1,25 @@
 """Everything under dask.distributed: a LocalCluster and a command-line cluster.
 
 Each job (load from HDF5 and zarr, filter, cluster with a seed, save to zarr
-and to HDF5) must give outputs identical to the local threaded scheduler.
+and to HDF5) must give outputs identical to the local threaded scheduler --
+also when a worker process is killed in the middle of the job.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import dask
+import psutil
 import pytest
 from conftest import assert_showers_equal
 from distributed import Client, LocalCluster
@@ -165,3 +170,109 @@ def test_command_line_scheduler_and_two_workers(production, reference, tmp_path)
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
+
+
+# -- a worker lost mid-job ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def long_production(tmp_path_factory) -> tuple[Path, dict[str, showerdata.Showers]]:
+    """A production of tens of chunks and the job's outputs on local threads."""
+    directory = tmp_path_factory.mktemp("long")
+    source = directory / "long.h5"
+    with dask.config.set(scheduler="threads"):
+        showerdata.save(toy_showers(4000, seed=4, max_points=200, chunks=200), source)
+        outputs = {}
+        for suffix in ("zarr", "h5"):
+            run_job(source, directory / f"reference.{suffix}")
+            outputs[suffix] = showerdata.load(directory / f"reference.{suffix}")
+            outputs[suffix] = outputs[suffix].compute()
+    assert_showers_equal(outputs["zarr"], outputs["h5"])
+    return source, outputs
+
+
+def _tasks_in_memory(dask_scheduler: Any) -> int:
+    """On the scheduler: how many tasks have finished and hold a result."""
+    return sum(task.state == "memory" for task in dask_scheduler.tasks.values())
+
+
+def run_job_killing_a_worker(client: Client, source: Path, output: Path) -> int:
+    """Run the job in a thread and SIGKILL a worker that is busy with it.
+
+    Waits until the job has results and a worker is processing one of its
+    tasks, kills that worker's process, and waits for the job to finish
+    (the nanny starts a new worker, the scheduler reruns what was lost).
+    Returns the pid of the killed worker.
+    """
+    pids = client.run(os.getpid)
+    failures: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            run_job(source, output)
+        except BaseException as error:  # re-raised in the test's thread
+            failures.append(error)
+
+    thread = threading.Thread(target=job, name="job", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while True:
+        assert thread.is_alive(), f"the job ended before a kill: {failures}"
+        assert time.monotonic() < deadline, "no worker got a task of the job"
+        busy = {address: keys for address, keys in client.processing().items() if keys}
+        done = client.run_on_scheduler(_tasks_in_memory) if busy else 0
+        if done:
+            break
+        time.sleep(0.005)
+    address, keys = next(iter(busy.items()))
+    os.kill(pids[address], signal.SIGKILL)
+    killed_mid_job = thread.is_alive()
+    killed_at = time.monotonic()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the job did not finish after losing a worker"
+    print(
+        f"\n{output.name}: killed worker {pids[address]} busy with {len(keys)} "
+        f"tasks, {done} results held; the job ended "
+        f"{time.monotonic() - killed_at:.2f} s later"
+    )
+    if failures:
+        raise failures[0]
+    assert killed_mid_job, "the job had finished when the worker was killed"
+    return pids[address]
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_killed_mid_job_changes_nothing(long_production, tmp_path):
+    """SIGKILL of a busy worker mid-job: outputs identical to a clean local run.
+
+    Both outputs: a zarr store (workers write their chunks) and an HDF5 file
+    (the client writes results as they arrive). The killed worker is
+    replaced by its nanny before the next job.
+    """
+    source, reference = long_production
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        for suffix in ("zarr", "h5"):
+            output = tmp_path / f"out.{suffix}"
+            victim = run_job_killing_a_worker(client, source, output)
+            assert_showers_equal(showerdata.load(output).compute(), reference[suffix])
+            client.wait_for_workers(2, timeout=60)
+            pids = set(client.run(os.getpid).values())
+            assert victim not in pids and len(pids) == 2
+            assert process_is_gone(victim)
+
+
+def process_is_gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie not yet reaped counts)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -26,6 +26,7 @@ import numpy as np
 from ..indexing import Selection
 from ..kernels.heap import REFERENCE_BYTES, gather_heap_rows
 
+_DONT_NEED = getattr(mmap, "MADV_DONTNEED", None)
 _lock = threading.Lock()
 # (path, inode, mtime, size, dataset) -> its HeapRows, or None when not applicable
 _maps: dict[tuple, HeapRows | None] = {}
@@ -63,8 +64,9 @@ class HeapRows:
     def _unmap(self, low: int, high: int) -> None:
         # The pages read stay in the page cache, but would otherwise count in
         # this process's resident memory until the whole file had been read.
-        low -= low % mmap.PAGESIZE
-        self.mapped.madvise(mmap.MADV_DONTNEED, low, high - low)
+        if _DONT_NEED is not None:  # Linux and macOS
+            low -= low % mmap.PAGESIZE
+            self.mapped.madvise(_DONT_NEED, low, high - low)
 
     def gather(self, selection: Selection, num_features: int, out: np.ndarray) -> bool:
         """Copy the selected rows into the zero-filled padded block ``out``.
