@@ -26,8 +26,8 @@ from showerdata import ShowerDataFile, Showers
 
 pytestmark = pytest.mark.timeout(120)
 
-#: Formats that must round-trip. ".zarr" joins when the zarr mirror lands.
-SUFFIXES = [".h5"]
+#: Formats that must round-trip, bit for bit.
+SUFFIXES = [".h5", ".zarr"]
 
 BOUNDED = settings(
     max_examples=50,

@@ -396,3 +396,12 @@ def test_chunk_lock_serialises_partial_chunks(tmp_path):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(write, range(64)))
     assert_showers_equal(showerdata.load(path).compute(), showers)
+
+
+def test_showers_without_points_round_trip(tmp_path):
+    # P = 0: the points array has no values, so zarr writes no chunk files.
+    empty = showerdata.Showers(
+        points=np.zeros((3, 0, 4), np.float32), energies=np.ones((3, 1)), pdg=22
+    )
+    showerdata.save(empty, tmp_path / "empty.zarr")
+    assert showerdata.load(tmp_path / "empty.zarr").compute() == empty

@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import zarr
@@ -47,38 +49,57 @@ def decodes_directly(array: zarr.Array) -> bool:
     )
 
 
-# Buffers of each thread, reused across chunks: fresh memory would cost a page
-# fault per page on every chunk.
-_buffers = threading.local()
+class _Buffers:
+    """Scratch buffers for one chunk (its file's bytes and the decoded chunk).
 
+    Kept for reuse across chunks and calls, at most one per core: fresh memory
+    would cost a page fault per page on every chunk (the reading threads come
+    and go with their pools, so the buffers are not tied to a thread).
+    """
 
-def _buffer(name: str, size: int) -> np.ndarray:
-    buffer = getattr(_buffers, name, None)
-    if buffer is None or buffer.nbytes < size:
-        buffer = np.empty(size, np.uint8)
-        setattr(_buffers, name, buffer)
-    return buffer[:size]
+    _free: list[_Buffers] = []
+    _lock = threading.Lock()
 
+    def __init__(self) -> None:
+        self.encoded = np.empty(0, np.uint8)
+        self.decoded = np.empty(0, np.uint8)
 
-def _scratch(length: int, row_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A buffer of the calling thread for one decoded chunk."""
-    shape = (length, *row_shape)
-    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    return _buffer("decoded", size).view(dtype).reshape(shape)
+    @classmethod
+    @contextmanager
+    def borrowed(cls) -> Iterator[_Buffers]:
+        with cls._lock:
+            buffers = cls._free.pop() if cls._free else cls()
+        try:
+            yield buffers
+        finally:
+            with cls._lock:
+                if len(cls._free) < (os.cpu_count() or 1):
+                    cls._free.append(buffers)
 
+    def decoded_chunk(
+        self, length: int, row_shape: tuple[int, ...], dtype: np.dtype
+    ) -> np.ndarray:
+        """A buffer for one decoded chunk of ``length`` rows."""
+        shape = (length, *row_shape)
+        size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if self.decoded.nbytes < size:
+            self.decoded = np.empty(size, np.uint8)
+        return self.decoded[:size].view(dtype).reshape(shape)
 
-def _read_file(path: str) -> memoryview:
-    """The bytes of a chunk file, in a buffer of the calling thread."""
-    with open(path, "rb", buffering=0) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        view = memoryview(_buffer("encoded", size))
-        read = 0
-        while read < size:
-            got = handle.readinto(view[read:])
-            if not got:
-                break
-            read += got
-        return view[:read]
+    def read_file(self, path: str) -> memoryview:
+        """The bytes of a chunk file."""
+        with open(path, "rb", buffering=0) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if self.encoded.nbytes < size:
+                self.encoded = np.empty(size, np.uint8)
+            view = memoryview(self.encoded)
+            read = 0
+            while read < size:
+                got = handle.readinto(view[read:size])
+                if not got:
+                    break
+                read += got
+            return view[:read]
 
 
 def _decoded_size(encoded: memoryview) -> int | None:
@@ -132,19 +153,22 @@ def read_points_into(
     def read(index: int) -> int | None:
         first = index * length
         low, high = max(first, start), min(first + length, stop)
-        try:
-            encoded = _read_file(chunk_file(root, array.path, array.ndim, index))
-        except FileNotFoundError:
-            return 0  # out is zero already
-        if _decoded_size(encoded) != length * row_bytes:
-            return None
-        decoded = _scratch(length, out.shape[1:], out.dtype)
-        blosc.decompress(encoded, decoded)
-        return copy_real_points(
-            decoded[low - first : high - first],
-            out[low - start : high - start],
-            counts[low - start : high - start],
-        )
+        with _Buffers.borrowed() as buffers:
+            try:
+                encoded = buffers.read_file(
+                    chunk_file(root, array.path, array.ndim, index)
+                )
+            except FileNotFoundError:
+                return 0  # out is zero already
+            if _decoded_size(encoded) != length * row_bytes:
+                return None
+            decoded = buffers.decoded_chunk(length, out.shape[1:], out.dtype)
+            blosc.decompress(encoded, decoded)
+            return copy_real_points(
+                decoded[low - first : high - first],
+                out[low - start : high - start],
+                counts[low - start : high - start],
+            )
 
     if len(chunks) <= 1:
         found = [read(index) for index in chunks]
