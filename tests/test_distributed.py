@@ -88,17 +88,22 @@ def check_job_on_client(
     assert {str(p.resolve()) for p in production.values()} <= read_by_workers
 
 
+def two_local_workers() -> LocalCluster:
+    """Two process workers of one thread each, on loopback only, no dashboard."""
+    return LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        host="127.0.0.1",
+    )
+
+
 def test_local_cluster_of_processes_gives_identical_outputs(
     production, reference, tmp_path
 ):
     with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            host="127.0.0.1",
-        ) as cluster,
+        two_local_workers() as cluster,
         Client(cluster) as client,
     ):
         pids = set(client.run(os.getpid).values())
@@ -251,13 +256,7 @@ def test_a_worker_killed_mid_job_changes_nothing(long_production, tmp_path):
     """
     source, reference = long_production
     with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            host="127.0.0.1",
-        ) as cluster,
+        two_local_workers() as cluster,
         Client(cluster) as client,
     ):
         for suffix in ("zarr", "h5"):
