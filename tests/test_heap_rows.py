@@ -234,3 +234,15 @@ def test_heap_past_the_end_of_allocation_is_never_read(tmp_path, make_showers):
         assert not heap_rows(file, "showers").gather(slice(0, 20), 5, out)
     with pytest.raises(OSError):
         showerdata.load(path).compute()
+
+
+def test_a_file_open_for_writing_is_read_through_h5py(tmp_path, make_showers):
+    # Rows rewritten through an open handle may not be on disk yet: reading
+    # the file's bytes would give the old rows.
+    path = tmp_path / "s.h5"
+    make_showers(30, max_points=25, seed=1).save(path)
+    new = make_showers(30, max_points=25, seed=2)
+    with showerdata.ShowerDataFile(path, "a") as file:
+        file[0:30] = new
+        assert heap_rows(file.file, "showers") is None
+        assert file[0:30] == new

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -162,7 +163,10 @@ def _map_dataset(file: h5py.File, name: str, path: str, size: int) -> HeapRows |
     base = h5py.check_vlen_dtype(dataset.dtype)
     offset = reference_offset(dataset) if dataset.ndim == 1 else None
     plain = (
-        base is not None
+        sys.byteorder == "little"  # the kernel copies the file's bytes as they are
+        # A file open for writing may hold rows HDF5 has not flushed yet.
+        and file.mode == "r"
+        and base is not None
         and np.dtype(base) == np.dtype("<f4")
         and offset is not None
         and file.userblock_size == 0
@@ -171,8 +175,11 @@ def _map_dataset(file: h5py.File, name: str, path: str, size: int) -> HeapRows |
     )
     if not plain:
         return None
-    with open(path, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        with open(path, "rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # a file system without memory maps: use h5py
+        return None
     data = np.frombuffer(mapped, dtype=np.uint8)
     allocated = end_of_allocation(data)
     if allocated is None or offset + REFERENCE_BYTES * len(dataset) > allocated:
