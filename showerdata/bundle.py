@@ -118,8 +118,18 @@ class Bundle:
         out = {n: np.empty(a.shape, dtype=a.dtype) for n, a in fields.items()}
         scheduler = dask.base.get_scheduler(collections=list(fields.values()))
         if scheduler in (dask.threaded.get, dask.local.get_sync):
-            # Same process: tasks may write into our arrays directly.
-            da.store(list(fields.values()), list(out.values()), lock=False)
+            # Same process: tasks may write into our arrays directly. dask.store
+            # writes only one of several sources with the same name (fields of
+            # equal values, e.g. pdg and shower_ids all zero, share their
+            # from_array token), so each graph is stored once and copied.
+            first_of: dict[str, str] = {}
+            for name, array in fields.items():
+                first_of.setdefault(array.name, name)
+            unique = list(first_of.values())
+            da.store([fields[n] for n in unique], [out[n] for n in unique], lock=False)
+            for name, array in fields.items():
+                if first_of[array.name] != name:
+                    out[name][...] = out[first_of[array.name]]
             return out
         from .io.streaming import iter_blocks
 

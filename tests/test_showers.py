@@ -738,3 +738,19 @@ def test_showerdata_error_message_without_location() -> None:
     assert str(ShowerDataError("plain")) == "plain"
     assert ShowerDataError("x", index=0).index == 0
     assert str(ShowerDataError("x", index=0)) == "shower 0: x"
+
+
+@pytest.mark.parametrize("count", [4, 100, 1000, 10_000, 100_000])
+def test_fields_with_equal_values_are_all_computed(count):
+    # pdg and shower_ids with the same values get the same dask name from
+    # from_array, and dask.store writes only one of several sources of one
+    # name: the other result would be left as np.empty made it.
+    points = np.zeros((count, 1, 4), np.float32)
+    points[:, 0, 3] = 1.0
+    same = np.arange(12_345, 12_345 + count, dtype=np.int32)
+    showers = Showers(points, np.ones((count, 1)), pdg=same, shower_ids=same.copy())
+    lazy = showers.chunk(max(1, count // 4))
+    assert lazy.pdg.name == lazy.shower_ids.name
+    computed = lazy.compute()
+    np.testing.assert_array_equal(computed.pdg, same)
+    np.testing.assert_array_equal(computed.shower_ids, same)
