@@ -109,27 +109,40 @@ def _target_keys(datasets: Iterable[str]) -> list[str]:
 
 def _check_particles(path: str, start: int, block: dict[str, np.ndarray]) -> None:
     """Checks of the incident particles beyond what reading does."""
-    from .errors import ShowerDataError
-
     energies = block["energies"][:, 0]
     bad = ~np.isfinite(energies) | (energies < 0)
-    if bad.any():
-        first = int(np.argmax(bad))
-        raise ShowerDataError(
-            f"incident energy {energies[first]} is negative or not finite",
-            path=path,
-            dataset="energies",
-            index=start + first,
-        )
+    _raise_at_first(
+        bad,
+        lambda i: f"incident energy {energies[i]} is negative or not finite",
+        path,
+        "energies",
+        start,
+    )
     directions = block["directions"]
     bad = ~np.isfinite(directions).all(axis=1) | ~directions.any(axis=1)
+    _raise_at_first(
+        bad,
+        lambda i: f"direction {directions[i].tolist()} is zero or not finite",
+        path,
+        "directions",
+        start,
+    )
+
+
+def _raise_at_first(
+    bad: np.ndarray,
+    problem: Callable[[int], str],
+    path: str,
+    dataset: str,
+    start: int,
+) -> None:
+    """Raise :class:`ShowerDataError` for the first row of a block where ``bad``."""
+    from .errors import ShowerDataError
+
     if bad.any():
         first = int(np.argmax(bad))
         raise ShowerDataError(
-            f"direction {directions[first].tolist()} is zero or not finite",
-            path=path,
-            dataset="directions",
-            index=start + first,
+            problem(first), path=path, dataset=dataset, index=start + first
         )
 
 

@@ -434,13 +434,9 @@ def test_save_overwrite_killed_keeps_the_previous_or_the_new_file(
             assert run.finished or outcomes[-1] == "previous"
     expected = {pristine.name, target.name}
     leftovers = [p for p in tmp_path.iterdir() if p.name not in expected]
-    report("save(overwrite=True) killed", outcomes, len(leftovers))
-    assert mid_write >= TRIALS // 2, f"only {mid_write} kills landed mid-write"
-    if suffix == ".zarr":
-        print(f"chunks the resumed saves found complete: {resumed}")
-        assert sum(resumed) > 0, "no resumed save had chunks to keep"
-    # Leftovers are hidden temporary files next to the target, never the target.
-    assert all(p.name.startswith(".") for p in leftovers), leftovers
+    check_killed_saves(
+        "save(overwrite=True) killed", suffix, outcomes, mid_write, resumed, leftovers
+    )
     check_later_save_works(tmp_path, suffix, new_showers)
 
 
@@ -472,13 +468,32 @@ def test_save_to_a_fresh_path_killed_leaves_nothing_or_the_new_file(
                 resumed.append(resume_killed_save(target, new_showers))
                 remove(target)
     leftovers = list(tmp_path.iterdir())
-    report("save(fresh path) killed", outcomes, len(leftovers))
+    check_killed_saves(
+        "save(fresh path) killed", suffix, outcomes, mid_write, resumed, leftovers
+    )
+    check_later_save_works(tmp_path, suffix, new_showers)
+
+
+def check_killed_saves(
+    name: str,
+    suffix: str,
+    outcomes: list[str],
+    mid_write: int,
+    resumed: list[int],
+    leftovers: list[Path],
+) -> None:
+    """What every series of killed saves must show once its trials are done.
+
+    Most kills landed mid-write; zarr saves resumed (``resumed`` holds the
+    chunks each found complete) kept some chunks; what is left beside the
+    target are hidden temporary files, never the target.
+    """
+    report(name, outcomes, len(leftovers))
     assert mid_write >= TRIALS // 2, f"only {mid_write} kills landed mid-write"
     if suffix == ".zarr":
         print(f"chunks the resumed saves found complete: {resumed}")
         assert sum(resumed) > 0, "no resumed save had chunks to keep"
     assert all(p.name.startswith(".") for p in leftovers), leftovers
-    check_later_save_works(tmp_path, suffix, new_showers)
 
 
 def batch_template(directory: Path, suffix: str) -> tuple[Path, Showers]:

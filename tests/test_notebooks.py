@@ -97,11 +97,16 @@ def figures_in(outputs: list[dict]) -> int:
     )
 
 
-def test_interactive_slicing_runs(tmp_path, kernel):
-    outputs, seconds = execute("interactive_slicing.ipynb", tmp_path, kernel)
-    print(f"interactive_slicing.ipynb ran in {seconds:.1f} s")
+def run_without_errors(name: str, directory: Path, kernel) -> tuple[list, str]:
+    """Run notebook ``name`` in ``directory``: its outputs (no error) and text."""
+    outputs, seconds = execute(name, directory, kernel)
+    print(f"{name} ran in {seconds:.1f} s")
     assert not [o for o in outputs if o["output_type"] == "error"]
-    text = stdout_of(outputs)
+    return outputs, stdout_of(outputs)
+
+
+def test_interactive_slicing_runs(tmp_path, kernel):
+    outputs, text = run_without_errors("interactive_slicing.ipynb", tmp_path, kernel)
     assert "shower 123:" in text
     assert "E > 70 GeV" in text
     assert "ILD cells" in text
@@ -111,10 +116,7 @@ def test_interactive_slicing_runs(tmp_path, kernel):
 
 
 def test_distributed_run_runs(tmp_path, kernel):
-    outputs, seconds = execute("distributed_run.ipynb", tmp_path, kernel)
-    print(f"distributed_run.ipynb ran in {seconds:.1f} s")
-    assert not [o for o in outputs if o["output_type"] == "error"]
-    text = stdout_of(outputs)
+    outputs, text = run_without_errors("distributed_run.ipynb", tmp_path, kernel)
     assert "dashboard: http://127.0.0.1:" in text
     assert "ILD cells" in text
     assert figures_in(outputs) >= 1
