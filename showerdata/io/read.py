@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 from dask.base import tokenize
 
+from ..buffers import zeros
 from ..config import showers_per_chunk
 from ..errors import MissingDataError, ShowerDataError
 from ..graphs import lazy_from_tasks
@@ -268,8 +269,8 @@ def _read_ragged(
     lengths = direct.lengths(selection) if direct is not None else row_lengths(rows)
     _check_row_lengths(header, selection, stored, lengths)
     if direct is not None:
-        block = np.zeros((len(stored), max_points, header.num_features), np.float32)
-        block = block if out is None else out
+        shape = (len(stored), max_points, header.num_features)
+        block = zeros(shape) if out is None else out
         if direct.gather(selection, header.num_features, block):
             return block
         block[...] = 0  # a row the kernel could not verify: let h5py read them all
@@ -325,7 +326,7 @@ def _read_dense(
     forward = isinstance(selection, slice) and selection.step == 1
     if whole_rows and forward and decodes_directly(dataset):
         shape = (len(stored), max_points, header.num_features)
-        block = np.zeros(shape, np.float32) if out is None else out
+        block = zeros(shape) if out is None else out
         check_chunks_present(file, dataset, selection)
         dirty = read_points_into(dataset, selection.start, block, stored)
         if dirty is not None:
@@ -338,7 +339,7 @@ def _read_dense(
     if max_points < header.max_points:
         points = points[:, :max_points]
     elif max_points > header.max_points:
-        wider = np.zeros((len(points), max_points, header.num_features), np.float32)
+        wider = zeros((len(points), max_points, header.num_features))
         wider[:, : header.max_points] = points
         points = wider
     if out is None:
@@ -366,8 +367,8 @@ def read_shower_rows(
     }
     fields["num_points"] = np.minimum(fields["num_points"], max_points)
     length = len(fields["num_points"])
-    # np.zeros maps zero pages lazily: padding that is never written costs nothing.
-    points = np.zeros((length, max_points, header.num_features), dtype=np.float32)
+    # Zero pages are mapped lazily: padding that is never written costs nothing.
+    points = zeros((length, max_points, header.num_features))
     # zarr decodes the chunks of one read concurrently: read them all at once.
     step = max(length, 1) if header.dense else chunk_length or max(length, 1)
     for first, piece in zip(

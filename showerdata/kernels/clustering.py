@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 from numba import njit
 
+from ..buffers import zeros
 from ..detector import DetectorGeometry
 from ..errors import ShowerDataError
 from .checks import (
@@ -422,9 +423,7 @@ def cluster_points(
     bad = first_shower_outside_layers(points, geometry.num_layers, False)
     if bad >= 0:
         raise_layer_error(bad, index, geometry.num_layers, f"geometry {geometry!r}")
-    out = np.zeros(
-        points.shape, dtype=np.float32
-    )  # calloc: padding pages stay untouched
+    out = zeros(points.shape)  # padding pages are never touched
     bad, _ = _cluster_kernel(
         points,
         shifts,

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..buffers import zeros
 from .checks import E, X, Y, Z, as_points_block, integer, real_number
 
 __all__ = ["filter_points"]
@@ -111,9 +112,7 @@ def filter_points(
     radius_sq = radius * radius
     with np.errstate(over="ignore"):
         radius_sq32 = np.float32(radius_sq)
-    out = np.zeros(
-        points.shape, dtype=np.float32
-    )  # calloc: padding pages stay untouched
+    out = zeros(points.shape)  # padding pages are never touched
     _filter_kernel(
         points,
         radius_sq32,

@@ -14,6 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..buffers import zeros
 from ..errors import ShowerDataError
 from .checks import (
     LAYER_EPS,
@@ -154,8 +155,6 @@ def shift_points(
         np.stack([directions[:, 0], directions[:, 1]], axis=1) / directions[:, 2:3]
     )
     box = np.float32(math.tan(math.pi / 8) * calo_surface)
-    out = np.zeros(
-        points.shape, dtype=np.float32
-    )  # calloc: padding pages stay untouched
+    out = zeros(points.shape)  # padding pages are never touched
     _shift_kernel(points, slopes, depth, box, bool(inverse), out)
     return out

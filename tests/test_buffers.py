@@ -1,0 +1,96 @@
+"""Zero blocks that reuse the memory of dropped ones (showerdata.buffers)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from showerdata import buffers
+
+BIG = (256, 2000, 5)  # 10 MiB of float32: pooled
+
+
+def address(array: np.ndarray) -> int:
+    return int(array.__array_interface__["data"][0])
+
+
+@pytest.fixture(autouse=True)
+def empty_pool():
+    buffers.release_free()
+    yield
+    buffers.release_free()
+
+
+def test_zeros_are_zero_writable_and_contiguous():
+    for shape, dtype in [(BIG, np.float32), ((3, 4), np.int64), (BIG, np.int32)]:
+        block = buffers.zeros(shape, dtype)
+        assert block.shape == shape and block.dtype == dtype
+        assert block.flags.c_contiguous and block.flags.writeable
+        assert not block.any()
+
+
+def test_a_dropped_block_is_reused_and_cleared():
+    first = buffers.zeros(BIG)
+    first[:, :7] = 3.5  # a few rows written, the rest only read below
+    assert first[-1, -1].sum() == 0
+    where = address(first)
+    del first
+    assert buffers.free_bytes() == np.prod(BIG) * 4
+    second = buffers.zeros(BIG)
+    assert address(second) == where
+    assert not second.any()
+    assert buffers.free_bytes() == 0
+
+
+def test_a_live_view_keeps_its_memory():
+    first = buffers.zeros(BIG)
+    first[5, 3] = 1.0
+    view = first[5].T[::2]
+    where = address(first)
+    del first
+    assert buffers.free_bytes() == 0
+    second = buffers.zeros(BIG)
+    assert address(second) != where
+    second[...] = 7.0
+    assert view[1, 3] == 1.0 and view.sum() == 3.0  # point 3, features 0, 2, 4
+    del view
+    assert buffers.free_bytes() == np.prod(BIG) * 4
+
+
+def test_small_blocks_are_not_pooled():
+    small = buffers.zeros((10, 10))
+    del small
+    assert buffers.free_bytes() == 0
+
+
+def test_the_free_list_is_bounded():
+    size = buffers.MAX_REUSED_BYTES // 4
+    blocks = [buffers.zeros((size,), np.uint8) for _ in range(24)]
+    del blocks
+    assert 0 < buffers.free_bytes() <= buffers.MAX_FREE_BYTES
+
+
+def test_blocks_from_many_threads_never_share_memory():
+    live: list[np.ndarray] = []
+    lock = threading.Lock()
+
+    def work(value: float) -> None:
+        for _ in range(20):
+            block = buffers.zeros(BIG)
+            assert not block.any()
+            block[...] = value
+            with lock:
+                live.append(block)
+                if len(live) > 3:
+                    live.pop(0)
+            assert (block == value).all()
+
+    threads = [threading.Thread(target=work, args=(v,)) for v in (1.0, 2.0, 3.0)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    addresses = [address(b) for b in live]
+    assert len(set(addresses)) == len(addresses)
