@@ -1,12 +1,16 @@
-"""Building dask arrays directly from one task per chunk along showers."""
+"""Dask graphs of one task per chunk along showers: building them, computing chunks."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
+from dask.base import tokenize
+from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 
@@ -36,3 +40,65 @@ def lazy_from_tasks(
         dtype=dtype,
         meta=meta,
     )
+
+
+def compute_chunks(
+    arrays: Sequence[da.Array], chunks: Sequence[int]
+) -> list[list[Any]]:
+    """Chunks ``chunks`` (along axis 0) of every array, computed in one pass.
+
+    Returns one list per chunk, holding that chunk of each array in order:
+    the tasks' own results. ``dask.compute(a.blocks[i])`` would copy each of
+    them into a new array when it finalizes the one-chunk array, a copy into
+    fresh memory of every chunk that cost more than filtering it. Tasks the
+    arrays share (points and the num_points counted from them) run once.
+    """
+    keys = {i: [(a.name, i, *(0,) * (a.ndim - 1)) for a in arrays] for i in chunks}
+    layer = "chunks-" + tokenize(*[a.name for a in arrays], list(chunks))
+    tasks = {(layer, i): (list, keys[i]) for i in chunks}
+    graph = HighLevelGraph.from_collections(layer, tasks, dependencies=list(arrays))
+    return list(
+        dask.compute(*[Delayed((layer, i), graph, layer=layer) for i in chunks])
+    )
+
+
+def rows_blockwise(
+    function: Callable[..., Any],
+    out_index: str,
+    *arguments: Any,
+    dtype: Any,
+    **kwargs: Any,
+) -> da.Array:
+    """``da.blockwise`` over arrays chunked along showers only, without copies.
+
+    ``arguments`` are ``array, index`` pairs as for ``da.blockwise``; axes
+    other than the first are made one chunk, so ``function`` gets one block of
+    each array. dask would otherwise concatenate the one block of every axis
+    that is not in ``out_index`` into a new array (a copy of every points
+    chunk for a per-shower count). Other keyword arguments go to blockwise.
+    """
+    pairs = []
+    for array, index in zip(arguments[::2], arguments[1::2], strict=True):
+        if isinstance(array, da.Array) and array.ndim > 1:
+            array = array.rechunk({axis: -1 for axis in range(1, array.ndim)})
+        pairs += [array, index]
+    meta = np.empty((0,) * len(out_index), dtype=dtype)
+    return da.blockwise(
+        functools.partial(_call_on_blocks, function),
+        out_index,
+        *pairs,
+        concatenate=False,
+        dtype=dtype,
+        meta=meta,
+        **kwargs,
+    )
+
+
+def _call_on_blocks(function: Callable[..., Any], *blocks: Any, **kwargs: Any) -> Any:
+    # A contracted axis arrives as a list of its (single) block.
+    singles = []
+    for block in blocks:
+        while isinstance(block, list):
+            (block,) = block
+        singles.append(block)
+    return function(*singles, **kwargs)

@@ -177,9 +177,9 @@ def _check_chunks(
     Raises the problem of the first bad chunk in file order, even when a later
     chunk of the same window failed first. Returns the number of chunks.
     """
-    import dask
     from tqdm.auto import tqdm
 
+    from .graphs import compute_chunks
     from .io.streaming import chunks_in_flight
 
     names, arrays = list(fields), list(fields.values())
@@ -193,15 +193,14 @@ def _check_chunks(
         for first in range(0, len(lengths), window):
             group = range(first, min(first + window, len(lengths)))
             try:
-                values = dask.compute(*[a.blocks[i] for i in group for a in arrays])
+                values = compute_chunks(arrays, group)
             except Exception:
                 # Chunks of a window run at once: find the first bad one.
                 for chunk in group:
-                    one = dask.compute(*[a.blocks[chunk] for a in arrays])
+                    (one,) = compute_chunks(arrays, [chunk])
                     check(starts[chunk], dict(zip(names, one, strict=True)))
                 raise
-            for k, chunk in enumerate(group):
-                mine = values[k * len(arrays) : (k + 1) * len(arrays)]
+            for chunk, mine in zip(group, values, strict=True):
                 check(starts[chunk], dict(zip(names, mine, strict=True)))
                 bar.update(lengths[chunk])
             del values

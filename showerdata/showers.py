@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .bundle import Bundle, align_lazy, as_field, is_lazy_array
+from .graphs import rows_blockwise
 from .kernels.layout import count_real_points
 from .validation import check_points, checked_points_block
 
@@ -23,14 +24,10 @@ def _default_directions(length: int) -> np.ndarray:
     return directions
 
 
-def _count_points(points: Any) -> Any:
+def count_points(points: Any) -> Any:
+    """Real points per shower of padded points, lazy for lazy points."""
     if is_lazy_array(points):
-        return points.map_blocks(
-            count_real_points,
-            drop_axis=[1, 2],
-            dtype=np.int32,
-            meta=np.array((), np.int32),
-        )
+        return rows_blockwise(count_real_points, "i", points, "ijk", dtype=np.int32)
     return count_real_points(points)
 
 
@@ -191,7 +188,7 @@ class Showers(Bundle):
         shower_ids = as_field(shower_ids, np.int32, copy=copy)
         counted = num_points is None
         num_points = (
-            _count_points(points)
+            count_points(points)
             if counted
             else as_field(num_points, np.int32, copy=copy)
         )

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..bundle import is_lazy_array
+from ..graphs import compute_chunks
 
 WINDOW_KEY = "showerdata.chunks-in-flight"
 
@@ -71,11 +72,10 @@ def _computed_chunks(arrays: list[Any]) -> Iterator[tuple[int, list[np.ndarray]]
         range(i, min(i + window, len(lengths))) for i in range(0, len(lengths), window)
     ]
 
-    def compute(group: range) -> tuple:
-        # One compute call per window over all fields, so dask optimises them
-        # together and keys they share (e.g. points and the num_points counted
-        # from them) run once per chunk.
-        return dask.compute(*[a.blocks[i] for i in group for a in arrays])
+    def compute(group: range) -> list[list[np.ndarray]]:
+        # One pass per window over all fields: keys they share (e.g. points and
+        # the num_points counted from them) run once per chunk.
+        return compute_chunks(arrays, group)
 
     with ThreadPoolExecutor(1, thread_name_prefix="showerdata-compute") as pool:
         pending: Future | None = pool.submit(compute, groups[0]) if groups else None
@@ -85,9 +85,8 @@ def _computed_chunks(arrays: list[Any]) -> Iterator[tuple[int, list[np.ndarray]]
             more = number + 1 < len(groups)
             pending = pool.submit(compute, groups[number + 1]) if more else None
             try:
-                for k, chunk in enumerate(group):
-                    fields = values[k * len(arrays) : (k + 1) * len(arrays)]
-                    yield starts[chunk], list(fields)
+                for chunk, fields in zip(group, values, strict=True):
+                    yield starts[chunk], fields
             except GeneratorExit:
                 if pending is not None:
                     pending.cancel()

@@ -15,8 +15,8 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from ..kernels.layout import count_real_points
-from ..showers import Showers
+from ..graphs import rows_blockwise
+from ..showers import Showers, count_points
 
 BlockFunction = Callable[..., np.ndarray]
 
@@ -42,26 +42,15 @@ def map_points(
     """
     function = functools.partial(block, **params)
     if showers.is_lazy:
-        points = da.blockwise(
-            function,
-            "ijk",
-            *_blockwise_arguments(showers, aligned),
-            concatenate=True,
-            dtype=np.float32,
-            meta=np.empty((0, 0, 0), np.float32),
-        )
-        num_points = points.map_blocks(
-            count_real_points,
-            drop_axis=[1, 2],
-            dtype=np.int32,
-            meta=np.empty((0,), np.int32),
+        points = rows_blockwise(
+            function, "ijk", *_blockwise_arguments(showers, aligned), dtype=np.float32
         )
         others = {n: getattr(showers, n) for n in Showers.FIELDS}
     else:
         points = function(showers.points, np.arange(len(showers)), *aligned)
-        num_points = count_real_points(points)
         # Copies, as 0.7 returned independent arrays; points are new anyway.
         others = {n: getattr(showers, n).copy() for n in Showers.FIELDS[1:]}
+    num_points = count_points(points)
     return Showers._from_fields({**others, "points": points, "num_points": num_points})
 
 
@@ -80,12 +69,10 @@ def map_values(
     function = functools.partial(block, **params)
     if not showers.is_lazy:
         return function(showers.points, np.arange(len(showers)), *aligned)
-    return da.blockwise(
+    return rows_blockwise(
         function,
         "il",
         *_blockwise_arguments(showers, aligned),
         new_axes={"l": width},
-        concatenate=True,
         dtype=dtype,
-        meta=np.empty((0, 0), dtype),
     )

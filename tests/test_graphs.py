@@ -1,0 +1,56 @@
+"""Graph helpers that hand chunks on without copying them (showerdata.graphs)."""
+
+from __future__ import annotations
+
+import dask
+import dask.array as da
+import numpy as np
+
+from showerdata.graphs import compute_chunks, rows_blockwise
+
+
+def test_compute_chunks_returns_the_tasks_own_arrays():
+    made: dict[int, np.ndarray] = {}
+
+    def make(block: np.ndarray, block_info=None) -> np.ndarray:
+        result = block + 1
+        made[block_info[0]["chunk-location"][0]] = result
+        return result
+
+    values = da.zeros((30, 4), chunks=(10, 4)).map_blocks(make, dtype=float)
+    doubled = values * 2  # shares the tasks of ``values``
+    with dask.config.set(scheduler="threads"):
+        result = compute_chunks([values, doubled], [0, 2])
+    assert [len(r) for r in result] == [2, 2]
+    assert result[0][0] is made[0] and result[1][0] is made[2]
+    assert set(made) == {0, 2}  # chunk 1 was not computed
+    np.testing.assert_array_equal(result[1][1], 2.0)
+
+
+def test_rows_blockwise_passes_blocks_without_concatenating():
+    made: list[np.ndarray] = []
+    seen: list[bool] = []
+
+    def make(block: np.ndarray) -> np.ndarray:
+        made.append(block + 1)
+        return made[-1]
+
+    def total(points: np.ndarray) -> np.ndarray:
+        seen.append(any(points is m for m in made))
+        return points.sum(axis=(1, 2))
+
+    source = np.arange(40 * 6, dtype=np.float32).reshape(40, 2, 3)
+    lazy = da.from_array(source, chunks=(10, 2, 3)).map_blocks(make)
+    sums = rows_blockwise(total, "i", lazy, "ijk", dtype=np.float32)
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(sums.compute(), (source + 1).sum(axis=(1, 2)))
+    assert len(seen) == 4 and all(seen)
+    # Trailing axes in several chunks are joined first, so the result holds.
+    split = da.from_array(source, chunks=(10, 1, 2))
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(
+            rows_blockwise(
+                np.sum, "i", split, "ijk", dtype=np.float32, axis=(1, 2)
+            ).compute(),
+            source.sum(axis=(1, 2)),
+        )
