@@ -24,10 +24,12 @@ from numcodecs import blosc
 from zarr.codecs import BloscCodec, BytesCodec
 from zarr.storage import LocalStore
 
+from ..buffers import zeros
 from ..kernels.layout import copy_real_points
 from .zarr_store import chunk_file, chunk_length, store_root
 
 BLOSC_HEADER = 16  # version, codec version, flags, type size, then 3 uint32 sizes
+BLOSC_OVERHEAD = 2**16  # room beyond the data for the header and block offsets
 
 
 def decodes_directly(array: zarr.Array) -> bool:
@@ -54,7 +56,9 @@ class _Buffers:
 
     Kept for reuse across chunks and calls, at most one per core: fresh memory
     would cost a page fault per page on every chunk (the reading threads come
-    and go with their pools, so the buffers are not tied to a thread).
+    and go with their pools, so the buffers are not tied to a thread). They
+    come from :func:`showerdata.buffers.zeros`, without numpy's huge-page
+    advice (see there).
     """
 
     _free: list[_Buffers] = []
@@ -83,15 +87,15 @@ class _Buffers:
         shape = (length, *row_shape)
         size = int(np.prod(shape)) * np.dtype(dtype).itemsize
         if self.decoded.nbytes < size:
-            self.decoded = np.empty(size, np.uint8)
+            self.decoded = zeros((size,), np.uint8)
         return self.decoded[:size].view(dtype).reshape(shape)
 
-    def read_file(self, path: str) -> memoryview:
-        """The bytes of a chunk file."""
+    def read_file(self, path: str, capacity: int) -> memoryview:
+        """The bytes of a chunk file; room for ``capacity`` is made at once."""
         with open(path, "rb", buffering=0) as handle:
             size = os.fstat(handle.fileno()).st_size
             if self.encoded.nbytes < size:
-                self.encoded = np.empty(size, np.uint8)
+                self.encoded = zeros((max(size, capacity),), np.uint8)
             view = memoryview(self.encoded)
             read = 0
             while read < size:
@@ -156,7 +160,9 @@ def read_points_into(
         with _Buffers.borrowed() as buffers:
             try:
                 encoded = buffers.read_file(
-                    chunk_file(root, array.path, array.ndim, index)
+                    chunk_file(root, array.path, array.ndim, index),
+                    # Blosc stores incompressible blocks as they are.
+                    capacity=length * row_bytes + BLOSC_OVERHEAD,
                 )
             except FileNotFoundError:
                 return 0  # out is zero already
