@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .buffers import zeros
 from .showers import Showers
 
 __all__ = ["BLOCK", "NUM_LAYERS", "NUM_ECAL_LAYERS", "toy_arrays", "toy_showers"]
@@ -403,9 +404,9 @@ def toy_arrays(
     model = _model_for(int(pdg))
 
     n = stop - start
-    # np.zeros is backed by lazily zeroed pages, so only the rows we write
-    # are touched and the padding comes for free.
-    points = np.zeros((n, max_points, num_features), dtype=np.float32)
+    # Reused memory (see showerdata.buffers): a chunk of fresh pages cost more
+    # than drawing its showers.
+    points = zeros((n, max_points, num_features))
     num_points = np.zeros(n, dtype=np.int32)
     energies = np.zeros((n, 1), dtype=np.float32)
     directions = np.zeros((n, 3), dtype=np.float32)

@@ -120,3 +120,69 @@ def test_other_codecs_are_read_by_zarr(tmp_path, make_showers):
     )
     assert not decodes_directly(zarr.open_group(path, mode="r")["showers"])
     assert_showers_equal(showerdata.load(path).compute(), showers)
+
+
+# -- writing ---------------------------------------------------------------------
+
+
+def chunk_files(path):
+    """Relative path -> bytes of every chunk file of a store."""
+    files = {}
+    for directory, _, names in os.walk(path):
+        for name in names:
+            full = os.path.join(directory, name)
+            relative = os.path.relpath(full, path)
+            if "/c/" in f"/{relative}":
+                with open(full, "rb") as handle:
+                    files[relative] = handle.read()
+    return files
+
+
+def test_written_chunks_equal_zarrs_own_bit_for_bit(store, tmp_path, monkeypatch):
+    path, showers = store
+    from showerdata.io import zarr_write
+
+    # The same save with every chunk written by zarr.
+    monkeypatch.setattr(zarr_write, "write_whole_chunks", lambda *args: False)
+    by_zarr = tmp_path / "by_zarr.zarr"
+    showerdata.save(showers.chunk(CHUNK), by_zarr)
+    ours, theirs = chunk_files(path), chunk_files(by_zarr)
+    assert set(ours) == set(theirs)
+    assert "showers/c/4/0/0" in ours  # the short last chunk too
+    assert all(ours[name] == theirs[name] for name in ours)
+    assert not [
+        n for n in os.listdir(path / "showers" / "c" / "0" / "0") if "partial" in n
+    ]
+
+
+def test_writes_only_what_covers_whole_chunks(store):
+    from showerdata.io.zarr_chunks import write_whole_chunks
+
+    path, showers = store
+    array = zarr.open_group(path, mode="r+")["showers"]
+    before = chunk_files(path)
+    block = np.ones((CHUNK, P, 5), np.float32)
+    assert not write_whole_chunks(array, 1, block)  # not on a chunk edge
+    assert not write_whole_chunks(array, 0, block[:5])  # part of a chunk
+    assert not write_whole_chunks(array, 0, block.astype(np.float64))
+    assert not write_whole_chunks(array, 128, block)  # past the end
+    assert chunk_files(path) == before
+    assert write_whole_chunks(array, 32, np.concatenate([block, 2 * block]))
+    assert write_whole_chunks(array, 128, block[:2])  # the short last chunk
+    stored = zarr.open_group(path, mode="r")["showers"]
+    assert (stored[32:64] == 1).all() and (stored[64:96] == 2).all()
+    assert (stored[128:] == 1).all()
+    np.testing.assert_array_equal(stored[:32], showers.points[:32])
+
+
+def test_other_codecs_are_written_by_zarr(tmp_path):
+    from showerdata.io.zarr_chunks import write_whole_chunks
+
+    array = zarr.create_array(
+        tmp_path / "z.zarr",
+        shape=(8, 3),
+        chunks=(4, 3),
+        dtype="float32",
+        compressors=zarr.codecs.ZstdCodec(),
+    )
+    assert not write_whole_chunks(array, 0, np.ones((8, 3), np.float32))

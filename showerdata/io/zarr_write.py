@@ -26,6 +26,7 @@ from ..errors import ShowerDataError
 from ..ragged import zero_padding
 from .handles import forget
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
+from .zarr_chunks import write_whole_chunks
 from .zarr_store import (
     CHUNKS_WRITTEN,
     FORMAT_ATTRIBUTE,
@@ -266,7 +267,9 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
         for k in partial:
             locks.enter_context(chunk_lock(root, record, k))
         for name, values in arrays.items():
-            _writable(group, name)[start:stop] = values
+            array = _writable(group, name)
+            if not write_whole_chunks(array, start, np.asarray(values)):
+                array[start:stop] = values
     if record in group:
         _writable(group, record)[chunks.start : chunks.stop] = 1
 
