@@ -9,6 +9,7 @@ peak memory is about two windows of chunks, whatever the size of the data.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -23,17 +24,30 @@ from ..graphs import compute_chunks
 WINDOW_KEY = "showerdata.chunks-in-flight"
 
 
+def active_client() -> Any:
+    """The ``distributed.Client`` that computations use now, or None."""
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed"):
+        return None
+    # A client needs distributed imported; importing it only to ask costs 0.3 s.
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
 def chunks_in_flight() -> int:
     """How many chunks to compute at once: the workers available, or the config."""
     configured = dask.config.get(WINDOW_KEY, None)
     if configured:
         return int(configured)
-    try:
-        from distributed import default_client
-
-        return max(1, sum(default_client().nthreads().values()))
-    except (ImportError, ValueError):
-        return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    client = active_client()
+    if client is not None:
+        return max(1, sum(client.nthreads().values()))
+    return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
 
 
 def iter_blocks(

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from ..bundle import is_lazy_array
 from ..errors import ShowerDataError
 from .layout import points_dataset_names
+from .streaming import active_client
 from .zarr_store import CHUNKS_WRITTEN, open_store
 from .zarr_write import (
     create_particles_layout,
@@ -233,7 +234,7 @@ def run_writes(tasks: list[Delayed], total: int, progress: bool, done: int = 0) 
         total=total, initial=done, unit="showers", desc="writing", disable=not progress
     )
     try:
-        client = _active_client()
+        client = active_client()
         if client is None:
             with _CountWrites(bar):
                 dask.compute(*tasks)
@@ -245,14 +246,3 @@ def run_writes(tasks: list[Delayed], total: int, progress: bool, done: int = 0) 
             bar.update(future.result())
     finally:
         bar.close()
-
-
-def _active_client() -> Any:
-    if dask.config.get("scheduler", None) not in (None, "dask.distributed"):
-        return None
-    try:
-        from distributed import default_client
-
-        return default_client()
-    except (ImportError, ValueError):
-        return None
