@@ -376,3 +376,23 @@ def test_num_points_disagreeing_with_row_length(stored):
     corrupt(path, "num_points", 20, 3)
     with pytest.raises(ShowerDataError, match="shower 20: row holds"):
         showerdata.load(path)[18:22].compute()
+
+
+def test_vlen_rows_written_in_pieces_read_back_whole(tmp_path):
+    from showerdata.io.hdf5_write import ROWS_PER_WRITE, write_vlen_rows
+
+    count = 2 * ROWS_PER_WRITE + 7  # two whole pieces and a short one
+    rng = np.random.default_rng(3)
+    rows = np.empty(count, dtype=object)
+    for i in range(count):
+        rows[i] = rng.random(int(rng.integers(0, 12)) * 5).astype(np.float32)
+    with h5py.File(tmp_path / "rows.h5", "w") as file:
+        dataset = file.create_dataset(
+            "rows", shape=(count + 9,), dtype=h5py.vlen_dtype(np.float32)
+        )
+        write_vlen_rows(dataset, 5, rows)
+    with h5py.File(tmp_path / "rows.h5", "r") as file:
+        stored = file["rows"][...]
+    assert all(len(stored[i]) == 0 for i in [*range(5), *range(count + 5, count + 9)])
+    for i in range(count):
+        np.testing.assert_array_equal(stored[5 + i], rows[i])

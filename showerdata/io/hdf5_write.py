@@ -185,16 +185,23 @@ def create_particles_layout(file: h5py.File, length: int) -> None:
         file.create_dataset(name, shape=(length, *tail), dtype=dtype)
 
 
+#: Rows per HDF5 write call: h5py holds its global lock for a whole call,
+#: and reads in other threads wait for it.
+ROWS_PER_WRITE = 128
+
+
 def write_vlen_rows(dataset: h5py.Dataset, start: int, rows: np.ndarray) -> None:
     """Write an object array of float32 rows at ``start`` of a vlen dataset.
 
     Goes through h5py's low-level API: the high-level setter turns rows of
     equal length into a 2-D array and then refuses them (h5py issue 2429).
     """
-    file_space = dataset.id.get_space()
-    file_space.select_hyperslab((start,), (len(rows),))
-    memory_space = h5py.h5s.create_simple((len(rows),))
-    dataset.id.write(memory_space, file_space, rows)
+    for first in range(0, len(rows), ROWS_PER_WRITE):
+        piece = rows[first : first + ROWS_PER_WRITE]
+        file_space = dataset.id.get_space()
+        file_space.select_hyperslab((start + first,), (len(piece),))
+        memory_space = h5py.h5s.create_simple((len(piece),))
+        dataset.id.write(memory_space, file_space, piece)
 
 
 def write_points(

@@ -244,10 +244,10 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
     stop = start + len(arrays[first])
     if stop == start:
         return
-    target = _writable(group, first)
+    targets = {name: _writable(group, name) for name in arrays}
+    target = targets[first]
     length, total = int(target.chunks[0]), int(target.shape[0])
-    for name in arrays:
-        other = group[name]
+    for name, other in targets.items():
         if int(other.chunks[0]) != length or int(other.shape[0]) != total:
             # Chunk locks and records assume one chunk grid per group.
             raise ShowerDataError(
@@ -267,9 +267,8 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
         for k in partial:
             locks.enter_context(chunk_lock(root, record, k))
         for name, values in arrays.items():
-            array = _writable(group, name)
-            if not write_whole_chunks(array, start, np.asarray(values)):
-                array[start:stop] = values
+            if not write_whole_chunks(targets[name], start, np.asarray(values)):
+                targets[name][start:stop] = values
     if record in group:
         _writable(group, record)[chunks.start : chunks.stop] = 1
 
