@@ -12,6 +12,7 @@ import numpy as np
 from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
+from dask.utils import funcname
 
 
 def lazy_from_tasks(
@@ -90,6 +91,7 @@ def rows_blockwise(
         concatenate=False,
         dtype=dtype,
         meta=meta,
+        token=funcname(function),  # keys named after the op, not the wrapper
         **kwargs,
     )
 
