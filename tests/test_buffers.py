@@ -94,3 +94,41 @@ def test_blocks_from_many_threads_never_share_memory():
         thread.join()
     addresses = [address(b) for b in live]
     assert len(set(addresses)) == len(addresses)
+
+
+def test_a_pipeline_over_reused_blocks_equals_one_without(tmp_path, monkeypatch):
+    """Blocks big enough to be pooled: a block reused while still held would
+    corrupt the result, whatever the scheduler's order of tasks."""
+    import dask
+
+    import showerdata
+    from showerdata.toy import toy_showers
+
+    source = tmp_path / "source.h5"
+    showerdata.save(toy_showers(900, seed=5, max_points=2000, chunks=150), source)
+    assert 150 * 2000 * 5 * 4 > buffers.MIN_POOLED_BYTES
+
+    def pipeline(showers):
+        filtered = showerdata.filter_showers(showers, 150.0, 1e-4, 2e-4)
+        return showerdata.cluster(filtered, seed=11)
+
+    reused = []
+    take = buffers._take
+
+    def counting_take(nbytes):
+        memory = take(nbytes)
+        reused.append(memory is not None)
+        return memory
+
+    monkeypatch.setattr(buffers, "_take", counting_take)
+    with dask.config.set(scheduler="threads", num_workers=2):
+        pipeline(showerdata.load(source, chunks=150)).save(tmp_path / "out.h5")
+        pipeline(showerdata.load(source, chunks=150)).save(tmp_path / "out.zarr")
+    assert sum(reused) >= 10
+
+    monkeypatch.setattr(buffers, "MIN_POOLED_BYTES", 2**62)  # numpy only
+    expected = pipeline(showerdata.load(source).compute())
+    for name in ("out.h5", "out.zarr"):
+        result = showerdata.load(tmp_path / name).compute()
+        np.testing.assert_array_equal(result.points, expected.points)
+        np.testing.assert_array_equal(result.num_points, expected.num_points)
