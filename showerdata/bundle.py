@@ -18,6 +18,7 @@ import dask.local
 import dask.threaded
 import numpy as np
 
+from .buffers import zeros
 from .indexing import IndexLike, Selection, normalize_index
 
 B = TypeVar("B", bound="Bundle")
@@ -115,7 +116,9 @@ class Bundle:
         # Filling preallocated arrays avoids the extra copy (and twice the peak
         # memory) of dask concatenating all chunks at the end.
         fields = self._fields()
-        out = {n: np.empty(a.shape, dtype=a.dtype) for n, a in fields.items()}
+        # Not np.empty: numpy advises huge pages, and fresh huge pages cost up
+        # to 10x the small pages of a map (see showerdata.buffers).
+        out = {n: zeros(a.shape, a.dtype) for n, a in fields.items()}
         scheduler = dask.base.get_scheduler(collections=list(fields.values()))
         if scheduler in (dask.threaded.get, dask.local.get_sync):
             # Same process: tasks may write into our arrays directly. dask.store
