@@ -31,8 +31,9 @@ MIN_POOLED_BYTES = 4 * 2**20
 #: Memory held by free maps at most; more is returned to the system.
 MAX_FREE_BYTES = 512 * 2**20
 
-#: Larger blocks are one-offs (a whole file computed at once): left sparse.
-MAX_REUSED_BYTES = MAX_FREE_BYTES // 4
+#: Larger blocks are mostly one-offs (a whole file computed at once): their
+#: maps are left sparse, faulted in only where written.
+MAX_POPULATED_BYTES = MAX_FREE_BYTES // 4
 
 _lock = threading.RLock()  # a finalizer may run inside the lock, on a GC pass
 _free: dict[int, list[mmap.mmap]] = {}
@@ -75,7 +76,7 @@ def release_free() -> None:
 
 def _new_map(nbytes: int) -> mmap.mmap:
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-    if nbytes <= MAX_REUSED_BYTES:
+    if nbytes <= MAX_POPULATED_BYTES:
         # Fault every page in now, in one call: a page that is only read before
         # the map is reused would be the shared zero page, and clearing it for
         # reuse would cost a copy-on-write fault and a TLB flush on every CPU.

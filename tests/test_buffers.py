@@ -66,7 +66,7 @@ def test_small_blocks_are_not_pooled():
 
 
 def test_the_free_list_is_bounded():
-    size = buffers.MAX_REUSED_BYTES // 4
+    size = buffers.MAX_POPULATED_BYTES // 4
     blocks = [buffers.zeros((size,), np.uint8) for _ in range(24)]
     del blocks
     assert 0 < buffers.free_bytes() <= buffers.MAX_FREE_BYTES
