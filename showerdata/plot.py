@@ -12,7 +12,6 @@ is imported only when a plot is made.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ import dask
 import numpy as np
 
 from .execution import Execution
+from .replacing import replacing
 
 __all__ = ["MissingDependencyError", "ProductionSummary", "plot_productions"]
 
@@ -172,14 +172,8 @@ def draw(summaries: list[ProductionSummary], output: str) -> None:
 
 
 def _save_png(figure: Any, output: str) -> None:
-    directory, name = os.path.split(os.path.abspath(output))
-    partial = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
+    with replacing(output) as partial:
         figure.savefig(partial, format="png", dpi=90)
-        os.replace(partial, output)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
 
 
 def plot_productions(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from zarr.storage import LocalStore
 
 from ..buffers import zeros
 from ..kernels.layout import copy_real_points
+from ..replacing import replacing
 from .zarr_store import chunk_file, chunk_length, store_root
 
 BLOSC_HEADER = 16  # version, codec version, flags, type size, then 3 uint32 sizes
@@ -243,18 +243,8 @@ def write_whole_chunks(array: zarr.Array, start: int, values: np.ndarray) -> boo
             whole[: len(rows)] = rows
             rows = whole
         path = chunk_file(root, array.path, array.ndim, first // length)
-        _replace_file(path, encoder.encode(np.ascontiguousarray(rows)))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        encoded = encoder.encode(np.ascontiguousarray(rows))
+        with replacing(path) as partial, open(partial, "wb") as handle:
+            handle.write(encoded)
     return True
-
-
-def _replace_file(path: str, data: bytes) -> None:
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    partial = f"{path}.{uuid.uuid4().hex}.partial"
-    try:
-        with open(partial, "wb") as handle:
-            handle.write(data)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
