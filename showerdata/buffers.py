@@ -46,14 +46,25 @@ def zeros(shape: Sequence[int], dtype: np.typing.DTypeLike = np.float32) -> np.n
     Large arrays are backed by a reused memory map, so writing into them costs
     no page faults once the first few blocks of a pipeline have been freed.
     """
+    return _pooled(shape, dtype, clear=True)
+
+
+def empty(shape: Sequence[int], dtype: np.typing.DTypeLike = np.float32) -> np.ndarray:
+    """Like :func:`zeros`, for buffers to be overwritten: reuse skips the clearing."""
+    return _pooled(shape, dtype, clear=False)
+
+
+def _pooled(
+    shape: Sequence[int], dtype: np.typing.DTypeLike, clear: bool
+) -> np.ndarray:
     dtype = np.dtype(dtype)
     shape = tuple(int(n) for n in shape)
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < MIN_POOLED_BYTES:
-        return np.zeros(shape, dtype)
+        return np.zeros(shape, dtype) if clear else np.empty(shape, dtype)
     memory = _take(nbytes)
     owner = np.frombuffer(memory if memory is not None else _new_map(nbytes), np.uint8)
-    if memory is not None:
+    if memory is not None and clear:
         owner.fill(0)  # a fresh map is zero already, and faulted in only where written
     finalizer = weakref.finalize(owner, _give_back, owner.base.obj)  # type: ignore[union-attr]
     finalizer.atexit = False

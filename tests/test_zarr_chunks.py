@@ -15,7 +15,9 @@ from conftest import assert_showers_equal
 
 import showerdata
 from showerdata import ShowerDataError
-from showerdata.io.zarr_chunks import decodes_directly, read_points_into
+from showerdata.io.blosc_frames import FrameHeader
+from showerdata.io.zarr_chunks import decodes_directly, read_points_into, read_rows_into
+from showerdata.io.zarr_store import written_chunks
 
 N, P, CHUNK = 130, 400, 32  # five chunks, the last one partial
 
@@ -186,3 +188,90 @@ def test_other_codecs_are_written_by_zarr(tmp_path):
         compressors=zarr.codecs.ZstdCodec(),
     )
     assert not write_whole_chunks(array, 0, np.ones((8, 3), np.float32))
+
+
+# -- block by block ----------------------------------------------------------------
+
+
+@pytest.fixture
+def small_blocks(tmp_path, make_showers):
+    """A store whose Blosc blocks (68,000 bytes) end inside rows (8,000 bytes)."""
+    showers = make_showers(N, max_points=P)
+    path = tmp_path / "blocks.zarr"
+    showerdata.save(showers.chunk(CHUNK), path)
+    group = zarr.open_group(path, mode="r+")
+    for name in ("showers", "directions"):
+        data = group[name][...]
+        del group[name]
+        group.create_array(
+            name,
+            data=data,
+            chunks=(CHUNK, *data.shape[1:]),
+            compressors=zarr.codecs.BloscCodec(
+                cname="lz4", clevel=5, shuffle="shuffle", typesize=4, blocksize=17000
+            ),
+        )
+    return path, showers
+
+
+@pytest.mark.parametrize(
+    "start, stop", [(0, N), (1, 2), (31, 33), (40, 41), (7, 100), (128, N)]
+)
+def test_rows_cut_across_blocks_equal_zarr_bit_for_bit(small_blocks, start, stop):
+    path, showers = small_blocks
+    array = points(path)
+    header = FrameHeader.parse(np.fromfile(chunk_path(path, 0), np.uint8))
+    assert header.blocksize % (P * 5 * 4) and header.nbytes > header.blocksize
+    out = np.zeros((stop - start, P, 5), np.float32)
+    counts = showers.num_points[start:stop]
+    assert read_points_into(array, start, out, counts, check=True) == 0
+    assert out.tobytes() == array[start:stop].tobytes()
+    directions = zarr.open_group(path, mode="r")["directions"]
+    rows = np.full((stop - start, 3), np.nan, np.float32)
+    assert read_rows_into(directions, start, rows)
+    assert rows.tobytes() == directions[start:stop].tobytes()
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"), (-1.0, "negative")],
+)
+def test_a_bad_point_is_reported_with_its_row(small_blocks, value, problem):
+    path, showers = small_blocks
+    rows = showers.points[32:64].copy()
+    rows[9, 3, 3] = value  # the energy of a real point of shower 41
+    rewrite_chunk(path, 1, rows)
+    out = np.zeros((N - 20, P, 5), np.float32)
+    with pytest.raises(ShowerDataError, match=problem) as error:
+        read_points_into(points(path), 20, out, showers.num_points[20:], check=True)
+    assert error.value.index == 41 - 20  # counted from out[0]
+    with pytest.raises(ShowerDataError, match=problem) as error:
+        showerdata.load(path).compute()
+    assert error.value.index == 41 and error.value.path == str(path)
+
+
+def test_a_chunk_of_zeros_where_counts_say_points_is_reported(store):
+    path, showers = store
+    array = points(path)
+    os.remove(chunk_path(path, 1))  # reads as the fill value, zeros
+    out = np.zeros((N, P, 5), np.float32)
+    with pytest.raises(ShowerDataError, match="num_points disagrees") as error:
+        read_points_into(array, 0, out, showers.num_points, check=True)
+    first = int(np.argmax(showers.num_points[32:64] > 0))
+    assert error.value.index == 32 + first
+
+
+def test_the_written_record_is_read_as_zarr_reads_it(store):
+    path, _ = store
+    record = zarr.open_group(path, mode="r+")["chunks_written"]
+    record[2] = 0
+    everything = np.arange(record.shape[0])
+    np.testing.assert_array_equal(
+        written_chunks(record, everything), record[...].astype(bool)
+    )
+    assert not written_chunks(record, everything)[2]
+    with open(os.path.join(path, "chunks_written", "c", "3"), "wb") as handle:
+        handle.write(b"\x01\x01")  # not one byte: zarr judges the damage
+    with pytest.raises(Exception) as error:  # noqa: B017 -- whatever zarr raises
+        written_chunks(record, everything)
+    assert not isinstance(error.value, AssertionError)

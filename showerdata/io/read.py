@@ -27,8 +27,8 @@ from ..validation import check_points
 from .handles import cached_reader, file_identity, open_hdf5
 from .heap_rows import heap_rows
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
-from .zarr_chunks import decodes_directly, read_points_into
-from .zarr_store import check_chunks_present, is_zarr_array, read_rows
+from .zarr_chunks import decodes_directly, read_points_into, read_rows
+from .zarr_store import check_chunks_present, is_zarr_array
 
 PARTICLE_DTYPES = {name: PER_SHOWER[name][0] for name in PARTICLE_FIELDS}
 SHOWER_DTYPES = {name: dtype for name, (dtype, _) in PER_SHOWER.items()}
@@ -232,27 +232,29 @@ def read_points_from(
     slice of the whole result).
     """
     stored = read_selection(file, header.num_points, selection).astype(np.int64)
-    if header.dense:
-        points, padding_zero = _read_dense(
-            file, header, selection, stored, max_points, out
-        )
-    else:
-        points = _read_ragged(file, header, selection, stored, max_points, out)
-        padding_zero = True  # padded by us
-    if check_energies:
-        try:
+    try:
+        if header.dense:
+            points, padding_zero, checked = _read_dense(
+                file, header, selection, stored, max_points, out, check_energies
+            )
+        else:
+            points = _read_ragged(file, header, selection, stored, max_points, out)
+            padding_zero, checked = True, False  # padded by us
+        if check_energies and not checked:
             check_points(
                 points,
                 np.minimum(stored, max_points),
                 check_padding=not padding_zero,
             )
-        except ShowerDataError as error:
-            raise ShowerDataError(
-                error.problem,
-                path=header.path,
-                dataset=header.rows,
-                index=file_row(selection, error.index or 0),
-            ) from None
+    except ShowerDataError as error:
+        if error.path is not None:
+            raise
+        raise ShowerDataError(
+            error.problem,
+            path=header.path,
+            dataset=header.rows,
+            index=file_row(selection, error.index or 0),
+        ) from None
     return points
 
 
@@ -310,8 +312,11 @@ def _read_dense(
     stored: np.ndarray,
     max_points: int,
     out: np.ndarray | None,
-) -> tuple[np.ndarray, bool]:
-    """The padded block, and whether its padding is known to be zero."""
+    check: bool,
+) -> tuple[np.ndarray, bool, bool]:
+    """The padded block, whether its padding is known to be zero, and whether
+    it was checked already (with ``check``, where chunks are decoded directly).
+    """
     bad = (stored < 0) | (stored > header.max_points)
     if bad.any():
         position = int(np.argmax(bad))
@@ -328,13 +333,13 @@ def _read_dense(
         shape = (len(stored), max_points, header.num_features)
         block = zeros(shape) if out is None else out
         check_chunks_present(file, dataset, selection)
-        dirty = read_points_into(dataset, selection.start, block, stored)
+        dirty = read_points_into(dataset, selection.start, block, stored, check)
         if dirty is not None:
-            return block, dirty == 0
+            return block, dirty == 0, check
         block[...] = 0  # a chunk it could not read: let zarr read them all
         out = block
     if out is not None and whole_rows and forward:
-        return read_rows(file, dataset, selection, out=out), False
+        return read_rows(file, dataset, selection, out=out), False, False
     points = read_selection(file, header.rows, selection)
     if max_points < header.max_points:
         points = points[:, :max_points]
@@ -343,9 +348,9 @@ def _read_dense(
         wider[:, : header.max_points] = points
         points = wider
     if out is None:
-        return np.ascontiguousarray(points), False
+        return np.ascontiguousarray(points), False, False
     out[...] = points
-    return out, False
+    return out, False, False
 
 
 def read_shower_rows(

@@ -1,35 +1,40 @@
-"""Reading and writing whole chunks of a local zarr store with numcodecs.
+"""Reading and writing whole chunks of a local zarr store with c-blosc itself.
 
 zarr-python decodes every chunk into a buffer of its own and copies it into
 the result through its async machinery, which costs several times the
 decompression itself for the large dense chunks of ``showers`` (1.4 s against
 0.25 s for 760 MB here); writing, it first copies the rows into a new chunk
-buffer. For the layout showerdata writes -- a local store, chunks encoded by
-little-endian bytes and Blosc only -- the chunk files can be decompressed by
-numcodecs straight into the rows of the result, a thread per chunk (Blosc
-releases the GIL), and whole chunks encoded straight from the rows given. Any
-other array, or rows that cover chunks in part, go through zarr.
+buffer and numcodecs compresses that into new memory. For the layout
+showerdata writes -- a local store, chunks encoded by little-endian bytes and
+Blosc only -- chunk files are instead mapped and decoded block by block
+straight into the rows of the result, a thread per chunk, and whole chunks
+compressed straight from the rows given (see :mod:`.blosc_frames`). Any other
+array, or rows that cover chunks in part, go through zarr.
 """
 
 from __future__ import annotations
 
+import math
+import mmap
 import os
 import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import zarr
-from numcodecs import Blosc, blosc
+from numcodecs import blosc
 from zarr.codecs import BloscCodec, BytesCodec
+from zarr.core.buffer.cpu import NDBuffer
 from zarr.storage import LocalStore
 
-from ..buffers import zeros
-from ..kernels.layout import copy_real_points
-from ..replacing import replacing
-from .zarr_store import chunk_file, chunk_length, store_root
+from ..buffers import empty, zeros
+from ..kernels.layout import PADDING_NOT_ZERO, scatter_real_values
+from ..replacing import write_file
+from ..validation import check_points
+from . import blosc_frames
+from .zarr_store import check_chunks_present, chunk_file, chunk_length, store_root
 
 BLOSC_HEADER = 16  # version, codec version, flags, type size, then 3 uint32 sizes
 BLOSC_OVERHEAD = 2**16  # room beyond the data for the header and block offsets
@@ -54,175 +59,263 @@ def decodes_directly(array: zarr.Array) -> bool:
     )
 
 
-class _Buffers:
-    """Scratch buffers for one chunk (its file's bytes and the decoded chunk).
+def _mapped(path: str) -> np.ndarray:
+    """The bytes of a chunk file, mapped from the page cache rather than copied.
 
-    Kept for reuse across chunks and calls, at most one per core: fresh memory
-    would cost a page fault per page on every chunk (the reading threads come
-    and go with their pools, so the buffers are not tied to a thread). They
-    come from :func:`showerdata.buffers.zeros`, without numpy's huge-page
-    advice (see there).
+    The map is unmapped when the array dies. Writers replace chunk files by
+    renaming new ones into place (ours and zarr's), so a mapped file never
+    changes under a reader.
     """
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            return np.empty(0, np.uint8)
+        memory = mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ)
+    return np.frombuffer(memory, np.uint8)
 
-    _free: list[_Buffers] = []
-    _lock = threading.Lock()
 
-    def __init__(self) -> None:
-        self.encoded = np.empty(0, np.uint8)
-        self.decoded = np.empty(0, np.uint8)
+def _read_chunks(
+    array: zarr.Array,
+    start: int,
+    stop: int,
+    read_chunk: Callable[[int, np.ndarray | None], bool],
+) -> bool:
+    """Call ``read_chunk(index, frame)`` for the chunks of rows ``start:stop``.
 
-    @classmethod
-    @contextmanager
-    def borrowed(cls) -> Iterator[_Buffers]:
-        with cls._lock:
-            buffers = cls._free.pop() if cls._free else cls()
+    ``frame`` is the mapped chunk file, or None where the chunk has no file.
+    Chunks are read a thread each (Blosc runs without the GIL). Returns
+    whether every call returned True.
+    """
+    length = chunk_length(array)
+    chunks = range(start // length, -(-stop // length)) if stop > start else range(0)
+    root = store_root(array)
+
+    def read(index: int) -> bool:
         try:
-            yield buffers
-        finally:
-            with cls._lock:
-                if len(cls._free) < (os.cpu_count() or 1):
-                    cls._free.append(buffers)
+            frame = _mapped(chunk_file(root, array.path, array.ndim, index))
+        except FileNotFoundError:
+            frame = None
+        return read_chunk(index, frame)
 
-    def decoded_chunk(
-        self, length: int, row_shape: tuple[int, ...], dtype: np.dtype
-    ) -> np.ndarray:
-        """A buffer for one decoded chunk of ``length`` rows."""
-        shape = (length, *row_shape)
-        size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        if self.decoded.nbytes < size:
-            self.decoded = zeros((size,), np.uint8)
-        return self.decoded[:size].view(dtype).reshape(shape)
-
-    def read_file(self, path: str, capacity: int) -> memoryview:
-        """The bytes of a chunk file; room for ``capacity`` is made at once."""
-        with open(path, "rb", buffering=0) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if self.encoded.nbytes < size:
-                self.encoded = zeros((max(size, capacity),), np.uint8)
-            view = memoryview(self.encoded)
-            read = 0
-            while read < size:
-                got = handle.readinto(view[read:size])
-                if not got:
-                    break
-                read += got
-            return view[:read]
+    if len(chunks) <= 1:
+        return all([read(index) for index in chunks])
+    workers = min(len(chunks), os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers, thread_name_prefix="showerdata-zarr") as pool:
+        return all(list(pool.map(read, chunks)))
 
 
-def _decoded_size(encoded: memoryview) -> int | None:
-    """Size the Blosc frame says it decodes to (header bytes 4-7), if it is one.
+def _decode_blocks(
+    frame: np.ndarray,
+    decoded_bytes: int,
+    byte_range: tuple[int, int],
+    dtype: np.dtype,
+    use_block: Callable[[np.ndarray, int], None],
+) -> bool:
+    """Decode the Blosc blocks of ``frame`` that hold bytes ``byte_range``.
 
-    The frame's own length is in bytes 12-15; a file of another length is
-    truncated or not a frame.
+    Each block is decoded into one small buffer, which stays in the CPU
+    cache, and given to ``use_block(values, item)`` with the position of its
+    first item in the chunk. Returns False for a frame that is not a chunk
+    of ``decoded_bytes`` bytes of ``dtype`` or does not decode.
     """
-    if len(encoded) < BLOSC_HEADER:
-        return None
-    if int.from_bytes(encoded[12:16], "little") != len(encoded):
-        return None
-    return int.from_bytes(encoded[4:8], "little")
+    header = blosc_frames.FrameHeader.parse(frame)
+    if header is None or header.nbytes != decoded_bytes:
+        return False
+    if header.blocksize % dtype.itemsize:
+        return False
+    scratch = np.empty(header.blocksize // dtype.itemsize, dtype)
+    low, high = byte_range
+    for block in range(low // header.blocksize, -(-high // header.blocksize)):
+        try:
+            size = blosc_frames.decode_block(frame, header, block, scratch)
+        except ValueError:
+            return False
+        use_block(
+            scratch[: size // dtype.itemsize],
+            block * header.blocksize // dtype.itemsize,
+        )
+    return True
+
+
+def _readable_into(array: zarr.Array, out: np.ndarray) -> bool:
+    return (
+        blosc_frames.AVAILABLE
+        and out.dtype == array.dtype
+        and out.shape[1:] == array.shape[1:]
+        and out.flags.c_contiguous
+        and array.fill_value == 0
+        and decodes_directly(array)
+    )
+
+
+def read_rows_into(array: zarr.Array, start: int, out: np.ndarray) -> bool:
+    """Read rows ``start : start + len(out)`` of ``array`` into ``out``, if we can.
+
+    For arrays :func:`decodes_directly` accepts; returns False, having
+    written ``out`` only partly, otherwise or where a chunk is not what the
+    array's metadata says (zarr then reads the rows and reports the problem).
+    """
+    if not _readable_into(array, out):
+        return False
+    length = chunk_length(array)
+    row_bytes = out[0].nbytes if len(out) else 0
+    stop = start + len(out)
+    flat = out.reshape(-1).view(np.uint8)
+
+    def read_chunk(index: int, frame: np.ndarray | None) -> bool:
+        first = index * length
+        low, high = max(first, start), min(first + length, stop)
+        if frame is None:
+            out[low - start : high - start] = 0  # the fill value
+            return True
+        origin = (first - start) * row_bytes  # the chunk's first byte in flat
+
+        def copy(values: np.ndarray, item: int) -> None:
+            data = values.view(np.uint8)
+            begin = origin + item * out.dtype.itemsize
+            lo, hi = max(begin, 0), min(begin + len(data), len(flat))
+            if hi > lo:
+                flat[lo:hi] = data[lo - begin : hi - begin]
+
+        return _decode_blocks(
+            frame,
+            length * row_bytes,
+            ((low - first) * row_bytes, (high - first) * row_bytes),
+            out.dtype,
+            copy,
+        )
+
+    return _read_chunks(array, start, stop, read_chunk)
+
+
+def read_rows(
+    group: zarr.Group,
+    array: zarr.Array,
+    selection: Any,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """``array[selection]`` for a forward slice or sorted unique row indices.
+
+    ``out``, for a slice of step 1, receives the rows directly (no copy).
+    Such slices are decoded by :func:`read_rows_into` where it can.
+    """
+    check_chunks_present(group, array, selection)
+    if isinstance(selection, slice) and selection.step in (None, 1):
+        first, last, _ = selection.indices(array.shape[0])
+        rows = out
+        if rows is None:
+            rows = np.empty((max(last - first, 0), *array.shape[1:]), array.dtype)
+        if read_rows_into(array, first, rows):
+            return rows
+    if isinstance(selection, slice):
+        if out is not None and selection.step == 1:
+            array.get_basic_selection(selection, out=NDBuffer.from_numpy_array(out))
+            return out
+        return array[selection]
+    return array.get_orthogonal_selection(np.asarray(selection))
 
 
 def read_points_into(
-    array: zarr.Array, start: int, out: np.ndarray, counts: np.ndarray
+    array: zarr.Array,
+    start: int,
+    out: np.ndarray,
+    counts: np.ndarray,
+    check: bool = False,
 ) -> int | None:
     """Read rows ``start : start + len(out)`` of a points array into ``out``.
 
     ``out`` must be zero-filled and ``counts`` hold the points of each row.
-    Each chunk is decoded into a buffer of the thread and only the first
-    ``counts[i]`` points of a row are copied, so pages of ``out`` that only
-    padding would fill are never touched (first-touch page faults cost more
-    than the decompression). A row whose stored padding is not zero is copied
-    whole, so ``out`` ends up equal to the stored rows either way.
+    Only the first ``counts[i]`` points of a row are copied from the decoded
+    blocks, so pages of ``out`` that only padding would fill are never
+    touched (first-touch page faults cost more than the decompression).
 
-    Returns the number of rows with non-zero stored padding (0: the padding
-    needs no further check), or None, having read rows only partly, where a
-    chunk is not what the array's metadata says (zarr then reads the rows and
-    reports the problem). A chunk without a file reads as zeros, its fill
-    value; the caller checks first that such chunks are not recorded as
-    written.
+    With ``check``, the rows of each chunk are checked as they are copied:
+    where a row has a point that could be bad, or non-zero padding, or its
+    chunk has no file, :func:`~showerdata.validation.check_points` judges
+    the chunk's rows in its thread; the error of the first bad row is
+    raised, its index counted from ``out[0]``.
+
+    Returns the number of rows with non-zero stored padding, which are
+    copied whole (0: the padding needs no further check), or None, having
+    read rows only partly, where a chunk is not what the array's metadata
+    says (zarr then reads the rows and reports the problem). A chunk without
+    a file reads as zeros, its fill value; the caller checks first that such
+    chunks are not recorded as written.
     """
-    if (
-        out.dtype != array.dtype
-        or out.shape[1:] != array.shape[1:]
-        or out.ndim != 3
-        or not out.flags.c_contiguous
-        or array.fill_value != 0
-        or len(counts) != len(out)
-    ):
+    if not _readable_into(array, out) or out.ndim != 3 or len(counts) != len(out):
         return None
     length = chunk_length(array)
     stop = start + len(out)
-    chunks = range(start // length, -(-stop // length)) if len(out) else range(0)
-    root = store_root(array)
     row_bytes = out[0].nbytes if len(out) else 0
     counts = np.asarray(counts, np.int64)
+    flat = out.reshape(len(out), math.prod(out.shape[1:]))
+    flags = np.zeros(len(out), np.uint8)  # PADDING_NOT_ZERO | SUSPECT_POINT per row
 
-    def read(index: int) -> int | None:
+    def read_chunk(index: int, frame: np.ndarray | None) -> bool:
         first = index * length
         low, high = max(first, start), min(first + length, stop)
-        with _Buffers.borrowed() as buffers:
-            try:
-                encoded = buffers.read_file(
-                    chunk_file(root, array.path, array.ndim, index),
-                    # Blosc stores incompressible blocks as they are.
-                    capacity=length * row_bytes + BLOSC_OVERHEAD,
-                )
-            except FileNotFoundError:
-                return 0  # out is zero already
-            if _decoded_size(encoded) != length * row_bytes:
-                return None
-            decoded = buffers.decoded_chunk(length, out.shape[1:], out.dtype)
-            blosc.decompress(encoded, decoded)
-            return copy_real_points(
-                decoded[low - first : high - first],
-                out[low - start : high - start],
-                counts[low - start : high - start],
+        origin = (first - start) * flat.shape[1]  # the chunk's first item in flat
+
+        def scatter(values: np.ndarray, item: int) -> None:
+            scatter_real_values(
+                values, origin + item, flat, counts, out.shape[2], flags
             )
 
-    if len(chunks) <= 1:
-        found = [read(index) for index in chunks]
-    else:
-        workers = min(len(chunks), os.cpu_count() or 1)
-        with ThreadPoolExecutor(workers, thread_name_prefix="showerdata-zarr") as pool:
-            found = list(pool.map(read, chunks))
-    if any(f is None for f in found):
+        byte_range = ((low - first) * row_bytes, (high - first) * row_bytes)
+        if frame is not None and not _decode_blocks(
+            frame, length * row_bytes, byte_range, out.dtype, scatter
+        ):
+            return False
+        rows = slice(low - start, high - start)
+        if check and (frame is None or flags[rows].any()):
+            check_points(
+                out[rows],
+                counts[rows],
+                offset=rows.start,
+                check_padding=bool((flags[rows] & PADDING_NOT_ZERO).any()),
+            )
+        return True
+
+    if not _read_chunks(array, start, stop, read_chunk):
         return None
-    return sum(found)  # type: ignore[arg-type]
+    return int(np.count_nonzero(flags & PADDING_NOT_ZERO))
 
 
 _SHUFFLES = {"noshuffle": blosc.NOSHUFFLE, "shuffle": blosc.SHUFFLE}
 
 
-def _encoder(array: zarr.Array) -> Blosc | None:
-    """The Blosc compressor of ``array`` as numcodecs, if we can write its chunks."""
+def _compression(array: zarr.Array) -> dict[str, Any] | None:
+    """The Blosc settings of ``array``, if we can write its chunks."""
     codec = array.metadata.codecs[1]  # type: ignore[union-attr]
     shuffle = _SHUFFLES.get(getattr(codec.shuffle, "value", None), None)
     cname = getattr(codec.cname, "value", None)
     if shuffle is None or cname is None or codec.typesize != array.dtype.itemsize:
         return None
-    return Blosc(
-        cname=cname,
-        clevel=int(codec.clevel),
-        shuffle=shuffle,
-        blocksize=int(codec.blocksize),
-        typesize=int(codec.typesize),
-    )
+    return {
+        "cname": cname,
+        "clevel": int(codec.clevel),
+        "shuffle": shuffle,
+        "blocksize": int(codec.blocksize),
+        "typesize": int(codec.typesize),
+    }
 
 
 def write_whole_chunks(array: zarr.Array, start: int, values: np.ndarray) -> bool:
     """Store rows ``start ...`` of ``array`` chunk file by chunk file, if we can.
 
     For arrays :func:`decodes_directly` accepts, when the rows cover whole
-    chunks (the last chunk of the array may be short): each chunk is encoded
-    by numcodecs as zarr would encode it, with no copy into a chunk buffer
-    of zarr's, and written to a temporary file renamed into place, so a
-    reader sees the old chunk or the new one. Returns False, writing nothing,
-    otherwise; zarr then writes the rows.
+    chunks (the last chunk of the array may be short): each chunk is
+    compressed as zarr would (the same bytes) but straight from the rows
+    given into a reused buffer, with no copy into a chunk buffer of zarr's,
+    and written to a temporary file renamed into place, so a reader sees the
+    old chunk or the new one. Returns False, writing nothing, otherwise; zarr
+    then writes the rows.
     """
     length, total = chunk_length(array), int(array.shape[0])
     stop = start + len(values)
     if (
-        not decodes_directly(array)
+        not blosc_frames.AVAILABLE
+        or not decodes_directly(array)
         or tuple(array.chunks[1:]) != tuple(array.shape[1:])
         or values.dtype != array.dtype
         or values.shape[1:] != array.shape[1:]
@@ -232,8 +325,8 @@ def write_whole_chunks(array: zarr.Array, start: int, values: np.ndarray) -> boo
         or stop > total
     ):
         return False
-    encoder = _encoder(array)
-    if encoder is None:
+    settings = _compression(array)
+    if settings is None:
         return False
     root = store_root(array)
     for first in range(start, stop, length):
@@ -242,9 +335,10 @@ def write_whole_chunks(array: zarr.Array, start: int, values: np.ndarray) -> boo
             whole = zeros((length, *rows.shape[1:]), rows.dtype)
             whole[: len(rows)] = rows
             rows = whole
+        rows = np.ascontiguousarray(rows)
+        frame = empty((rows.nbytes + blosc_frames.MAX_OVERHEAD,), np.uint8)
+        size = blosc_frames.compress_into(rows, frame, **settings)
         path = chunk_file(root, array.path, array.ndim, first // length)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        encoded = encoder.encode(np.ascontiguousarray(rows))
-        with replacing(path) as partial, open(partial, "wb") as handle:
-            handle.write(encoded)
+        write_file(path, frame[:size])
     return True

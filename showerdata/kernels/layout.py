@@ -95,29 +95,56 @@ def first_invalid_shower(
     return -1, OK
 
 
-@njit(nogil=True, cache=True)
-def copy_real_points(source: np.ndarray, target: np.ndarray, counts: np.ndarray) -> int:
-    """Copy the first ``counts[i]`` points of each shower of ``source`` to ``target``.
+#: Flags `scatter_real_values` sets per row.
+PADDING_NOT_ZERO = 1
+SUSPECT_POINT = 2  # a real point with e <= 0 or a value that is not finite
 
-    The padding of ``target`` is left untouched (a block from ``np.zeros`` then
-    never maps the pages its padding would fill), except in showers whose
-    padding in ``source`` is not all zero: those are copied whole, so that
-    ``target`` equals ``source`` either way. Returns how many were.
+
+@njit(nogil=True, cache=True)
+def scatter_real_values(
+    values: np.ndarray,
+    offset: int,
+    rows: np.ndarray,
+    counts: np.ndarray,
+    features: int,
+    flags: np.ndarray,
+) -> None:
+    """Copy a run of stored values into the rows of a padded block they belong to.
+
+    ``values`` are items ``offset, offset + 1, ...`` of ``rows`` (a block of
+    showers, one row of ``P * features`` items each) laid end to end; items
+    outside ``rows`` are skipped. Only the first ``counts[i]`` points of row
+    ``i`` are written, so pages of ``rows`` that only padding would fill are
+    never touched, except padding values that are not zero (-0.0 too: the
+    copy is bit for bit): those are written and flagged PADDING_NOT_ZERO, so
+    that ``rows`` ends up equal to the stored rows either way. Rows with a
+    point `first_invalid_shower` could reject are flagged SUSPECT_POINT, so
+    that only those need checking.
     """
-    dirty = 0
-    p, f = source.shape[1], source.shape[2]
-    for i in range(source.shape[0]):
-        k = max(0, min(counts[i], p))
-        clean = True
-        for j in range(k, p):
-            for c in range(f):
-                value = source[i, j, c]
-                # -0.0 too: the copy must be bit for bit
-                if value != 0 or math.copysign(1.0, value) < 0:
-                    clean = False
-        last = k if clean else p
-        dirty += not clean
-        for j in range(last):
-            for c in range(f):
-                target[i, j, c] = source[i, j, c]
-    return dirty
+    width = rows.shape[1]
+    k = max(0, -offset)
+    position = offset + k
+    while k < len(values) and position < rows.size:
+        i = position // width
+        j = position - i * width
+        take = min(len(values) - k, width - j)
+        real = max(0, min(counts[i], width // features)) * features
+        stop = min(max(real - j, 0), take)
+        rows[i, j : j + stop] = values[k : k + stop]
+        # Screened in a second pass over the cached values, which keeps the copy
+        # a plain vectorised one: v - v is NaN for NaN and infinities.
+        suspect = False
+        for t in range(stop):
+            value = values[k + t]
+            suspect |= value - value != 0
+        for t in range((ENERGY - j) % features, stop, features):
+            suspect |= values[k + t] <= 0
+        if suspect:
+            flags[i] |= SUSPECT_POINT
+        for t in range(stop, take):
+            value = values[k + t]
+            if value != 0 or math.copysign(1.0, value) < 0:
+                rows[i, j + t] = value
+                flags[i] |= PADDING_NOT_ZERO
+        k += take
+        position += take

@@ -1,0 +1,145 @@
+"""c-blosc's own functions on buffers we own: compress into one, decode one block.
+
+numcodecs' ``Blosc`` returns every compressed chunk as a new bytes object (a
+``showers`` chunk is tens of MiB of fresh memory, whose page faults cost more
+than the compression), and decodes only whole frames. The c-blosc 1 library
+numcodecs ships exports ``blosc_compress_ctx`` and ``blosc_getitem``, which
+take our buffers and, called through ctypes, run without the GIL. Where a
+numcodecs build does not export them, :data:`AVAILABLE` is False and the
+callers leave the chunk to zarr.
+
+A frame is c-blosc 1's: a 16-byte header (version, codec version, flags, type
+size, then the decoded size, block size and frame size as little-endian
+uint32), block offsets, then the blocks, each decoded on its own.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any
+
+import numcodecs.blosc
+import numpy as np
+
+HEADER_BYTES = 16
+#: c-blosc 1's BLOSC_MAX_OVERHEAD: a frame is at most this much larger than its data.
+MAX_OVERHEAD = 16
+
+
+def _functions() -> tuple[Any, Any] | None:
+    try:
+        library = ctypes.CDLL(numcodecs.blosc.__file__)
+        compress, getitem = library.blosc_compress_ctx, library.blosc_getitem
+    except (OSError, AttributeError):
+        return None
+    compress.argtypes = [
+        ctypes.c_int,  # clevel
+        ctypes.c_int,  # shuffle
+        ctypes.c_size_t,  # typesize
+        ctypes.c_size_t,  # nbytes
+        ctypes.c_void_p,  # src
+        ctypes.c_void_p,  # dest
+        ctypes.c_size_t,  # destsize
+        ctypes.c_char_p,  # compressor name
+        ctypes.c_size_t,  # blocksize (0: c-blosc chooses)
+        ctypes.c_int,  # threads
+    ]
+    compress.restype = ctypes.c_int
+    getitem.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+    getitem.restype = ctypes.c_int
+    return compress, getitem
+
+
+_FUNCTIONS = _functions()
+AVAILABLE = _FUNCTIONS is not None
+
+
+@dataclass(frozen=True)
+class FrameHeader:
+    """The sizes a frame's header states."""
+
+    typesize: int
+    nbytes: int  # decoded
+    blocksize: int
+    cbytes: int  # the whole frame
+
+    @classmethod
+    def parse(cls, frame: np.ndarray) -> FrameHeader | None:
+        """The header of ``frame`` (uint8), or None if it cannot be one.
+
+        A frame must state its own length and blocks that tile its data in
+        whole items; anything else is left to zarr, which reports the damage.
+        """
+        if len(frame) < HEADER_BYTES:
+            return None
+        head = frame[:HEADER_BYTES]
+        sizes = head[4:16].view("<u4").astype(np.int64)
+        header = cls(int(head[3]), int(sizes[0]), int(sizes[1]), int(sizes[2]))
+        if (
+            header.cbytes != len(frame)
+            or header.typesize < 1
+            or header.blocksize < 1
+            or header.blocksize % header.typesize
+            or header.nbytes % header.typesize
+        ):
+            return None
+        return header
+
+
+def compress_into(
+    values: np.ndarray,
+    out: np.ndarray,
+    *,
+    cname: str,
+    clevel: int,
+    shuffle: int,
+    typesize: int,
+    blocksize: int,
+) -> int:
+    """Compress the bytes of ``values`` into ``out``; returns the frame's length.
+
+    ``out`` (uint8) needs ``values.nbytes + MAX_OVERHEAD`` bytes. The frame is
+    the one numcodecs' ``Blosc`` with these settings returns, byte for byte.
+    """
+    assert _FUNCTIONS is not None, "check AVAILABLE first"
+    if not values.flags.c_contiguous or len(out) < values.nbytes + MAX_OVERHEAD:
+        raise ValueError("compress_into needs contiguous values and room for them")
+    size = _FUNCTIONS[0](
+        clevel,
+        shuffle,
+        typesize,
+        values.nbytes,
+        values.ctypes.data,
+        out.ctypes.data,
+        len(out),
+        cname.encode(),
+        blocksize,
+        1,
+    )
+    if size <= 0:
+        raise RuntimeError(f"c-blosc could not compress with {cname} (error {size})")
+    return int(size)
+
+
+def decode_block(
+    frame: np.ndarray, header: FrameHeader, block: int, out: np.ndarray
+) -> int:
+    """Decode block ``block`` of ``frame`` into ``out``; returns its length in bytes.
+
+    ``out`` needs ``header.blocksize`` bytes (the last block may be shorter).
+    """
+    assert _FUNCTIONS is not None, "check AVAILABLE first"
+    first = block * header.blocksize
+    size = min(header.blocksize, header.nbytes - first)
+    if size <= 0 or out.nbytes < size or not out.flags.c_contiguous:
+        raise ValueError(f"block {block} is not in the frame or does not fit")
+    got = _FUNCTIONS[1](
+        frame.ctypes.data,
+        first // header.typesize,
+        size // header.typesize,
+        out.ctypes.data,
+    )
+    if got != size:
+        raise ValueError(f"block {block} of the frame does not decode (error {got})")
+    return size
