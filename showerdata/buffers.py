@@ -31,8 +31,9 @@ MIN_POOLED_BYTES = 4 * 2**20
 #: Memory held by free maps at most; more is returned to the system.
 MAX_FREE_BYTES = 512 * 2**20
 
-#: Larger blocks are mostly one-offs (a whole file computed at once): their
-#: maps are left sparse, faulted in only where written.
+#: Larger blocks are mostly one-offs (a whole file computed at once) that are
+#: written sparsely: they get fresh maps, faulted in only where written, and
+#: are never reused (clearing one would touch every page).
 MAX_POPULATED_BYTES = MAX_FREE_BYTES // 4
 
 _lock = threading.RLock()  # a finalizer may run inside the lock, on a GC pass
@@ -62,6 +63,8 @@ def _pooled(
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < MIN_POOLED_BYTES:
         return np.zeros(shape, dtype) if clear else np.empty(shape, dtype)
+    if nbytes > MAX_POPULATED_BYTES:
+        return np.frombuffer(_new_map(nbytes), dtype).reshape(shape)
     memory = _take(nbytes)
     owner = np.frombuffer(memory if memory is not None else _new_map(nbytes), np.uint8)
     if memory is not None and clear:

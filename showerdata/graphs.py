@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dask
@@ -68,6 +70,7 @@ def rows_blockwise(
     out_index: str,
     *arguments: Any,
     dtype: Any,
+    name: str | None = None,
     **kwargs: Any,
 ) -> da.Array:
     """``da.blockwise`` over arrays chunked along showers only, without copies.
@@ -76,7 +79,8 @@ def rows_blockwise(
     other than the first are made one chunk, so ``function`` gets one block of
     each array. dask would otherwise concatenate the one block of every axis
     that is not in ``out_index`` into a new array (a copy of every points
-    chunk for a per-shower count). Other keyword arguments go to blockwise.
+    chunk for a per-shower count). ``name`` is the result's name (default:
+    the function's name and a token). Other keyword arguments go to blockwise.
     """
     pairs = []
     for array, index in zip(arguments[::2], arguments[1::2], strict=True):
@@ -92,6 +96,7 @@ def rows_blockwise(
         dtype=dtype,
         meta=meta,
         token=funcname(function),  # keys named after the op, not the wrapper
+        name=name,
         **kwargs,
     )
 
@@ -104,3 +109,45 @@ def _call_on_blocks(function: Callable[..., Any], *blocks: Any, **kwargs: Any) -
             (block,) = block
         singles.append(block)
     return function(*singles, **kwargs)
+
+
+# -- a local compute that fills its result in place --------------------------------
+
+_filling: dict[str, np.ndarray] = {}
+_filling_lock = threading.Lock()
+
+
+@contextmanager
+def filling(outputs: Mapping[str, np.ndarray]) -> Iterator[set[str]]:
+    """Let the tasks of the named dask arrays write their blocks into ``outputs``.
+
+    For a compute in this process (threads or sync) into preallocated,
+    zero-filled arrays: a task that asks for its :func:`destination` writes
+    its rows of the output instead of a new block and returns that view, so
+    there is no block to clear and no copy to make, and pages that padding
+    would fill are never touched. Yields the names taken; an array that
+    another compute is filling at the same time is left out.
+    """
+    with _filling_lock:
+        names = {name for name in outputs if name not in _filling}
+        _filling.update({name: outputs[name] for name in names})
+    try:
+        yield names
+    finally:
+        with _filling_lock:
+            for name in names:
+                del _filling[name]
+
+
+def destination(name: str, rows: np.ndarray) -> np.ndarray | None:
+    """The output rows ``rows`` (consecutive positions) of dask array ``name``.
+
+    None unless a :func:`filling` compute holds an output for ``name``.
+    """
+    out = _filling.get(name)
+    if out is None or len(rows) == 0:
+        return None
+    first, last = int(rows[0]), int(rows[-1])
+    if last - first + 1 != len(rows):
+        return None
+    return out[first : last + 1]

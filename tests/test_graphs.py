@@ -54,3 +54,47 @@ def test_rows_blockwise_passes_blocks_without_concatenating():
             ).compute(),
             source.sum(axis=(1, 2)),
         )
+
+
+def test_destination_is_the_rows_of_the_output_while_filling():
+    from showerdata.graphs import destination, filling
+
+    out = np.zeros((10, 3))
+    assert destination("x", np.arange(2, 5)) is None
+    with filling({"x": out}) as taken:
+        assert taken == {"x"}
+        rows = destination("x", np.arange(2, 5))
+        assert rows.shape == (3, 3) and np.shares_memory(rows, out[2:5])
+        assert destination("x", np.array([2, 4])) is None  # not consecutive
+        assert destination("x", np.arange(0)) is None
+        with filling({"x": np.zeros((10, 3)), "y": out}) as inner:
+            assert inner == {"y"}  # "x" is being filled by the outer compute
+            assert np.shares_memory(destination("x", np.arange(1)), out)
+        assert destination("y", np.arange(1)) is None
+    assert destination("x", np.arange(2, 5)) is None
+
+
+def test_a_threaded_compute_of_an_op_writes_into_the_result(make_showers):
+    from showerdata.ops.blocks import map_points
+
+    showers = make_showers(60, max_points=30)
+    given = []
+
+    def halve(points, shower_index, *, out=None):
+        given.append(out)
+        result = np.zeros_like(points) if out is None else out
+        result[...] = points
+        result[:, :, 3] /= 2
+        return result
+
+    lazy = map_points(showers.chunk(16), halve)
+    with dask.config.set(scheduler="threads"):
+        result = lazy.compute()
+    # Each of the four tasks got its rows of the result to write into.
+    assert len(given) == 4 and all(np.shares_memory(o, result.points) for o in given)
+    np.testing.assert_array_equal(result.points, map_points(showers, halve).points)
+    given.clear()
+    with dask.config.set(scheduler="threads"):
+        part = lazy[10:40].compute()  # sliced after the op: blocks are copied
+    assert all(o is None for o in given)
+    np.testing.assert_array_equal(part.points, result.points[10:40])

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 from numba import njit
 
+from ..buffers import zeros
 from ..errors import ShowerDataError
 
 X, Y, Z, E = 0, 1, 2, 3  # point columns; column 4, if present, is the time
@@ -43,6 +44,26 @@ def as_points_block(points: object) -> np.ndarray:
             f"{array.shape}"
         )
     return array
+
+
+def output_block(points: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """The zero-filled block an op writes its result for ``points`` into.
+
+    ``out`` (e.g. rows of the array a compute fills) must be zero-filled,
+    float32, C-contiguous and shaped like ``points``; None gets a new block,
+    whose padding pages are never touched.
+    """
+    if out is None:
+        return zeros(points.shape)
+    if (
+        out.shape != points.shape
+        or out.dtype != np.float32
+        or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"out must be a C-contiguous float32 block of shape {points.shape}"
+        )
+    return out
 
 
 def real_number(name: str, value: object, *, allow_inf: bool = False) -> float:

@@ -18,7 +18,6 @@ import numbers
 import numpy as np
 from numba import njit
 
-from ..buffers import zeros
 from ..detector import DetectorGeometry
 from ..errors import ShowerDataError
 from .checks import (
@@ -28,6 +27,7 @@ from .checks import (
     Z,
     as_points_block,
     first_shower_outside_layers,
+    output_block,
     raise_layer_error,
     real_number,
     shower_indices,
@@ -354,6 +354,7 @@ def cluster_points(
     shifts: np.ndarray,
     geometry: DetectorGeometry,
     shower_index: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Merge the hits of each shower into the cells of a shifted grid.
 
@@ -381,6 +382,9 @@ def cluster_points(
     shower_index : array_like of int, shape (n,), optional
         Global indices of the showers, only used in error messages.  Default
         ``0 .. n-1``.
+    out : ndarray, optional
+        Zero-filled float32 block shaped like ``points`` to write the result
+        into (see :func:`~showerdata.kernels.checks.output_block`).
 
     Returns
     -------
@@ -423,7 +427,7 @@ def cluster_points(
     bad = first_shower_outside_layers(points, geometry.num_layers, False)
     if bad >= 0:
         raise_layer_error(bad, index, geometry.num_layers, f"geometry {geometry!r}")
-    out = zeros(points.shape)  # padding pages are never touched
+    out = output_block(points, out)
     bad, _ = _cluster_kernel(
         points,
         shifts,

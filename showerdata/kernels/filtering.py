@@ -13,8 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..buffers import zeros
-from .checks import E, X, Y, Z, as_points_block, integer, real_number
+from .checks import E, X, Y, Z, as_points_block, integer, output_block, real_number
 
 __all__ = ["filter_points"]
 
@@ -64,6 +63,7 @@ def filter_points(
     ecal_threshold: float = 0.0,
     hcal_threshold: float = 0.0,
     num_layers_ecal: int = 30,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Keep the points inside a cylinder and above the energy thresholds.
 
@@ -86,6 +86,9 @@ def filter_points(
         Minimum hit energy [GeV] in the ECAL / HCAL.  Default 0.
     num_layers_ecal : int, optional
         Number of ECAL layers.  Default 30 (ILD).
+    out : ndarray, optional
+        Zero-filled float32 block shaped like ``points`` to write the result
+        into (see :func:`~showerdata.kernels.checks.output_block`).
 
     Returns
     -------
@@ -112,7 +115,7 @@ def filter_points(
     radius_sq = radius * radius
     with np.errstate(over="ignore"):
         radius_sq32 = np.float32(radius_sq)
-    out = zeros(points.shape)  # padding pages are never touched
+    out = output_block(points, out)
     _filter_kernel(
         points,
         radius_sq32,

@@ -14,7 +14,6 @@ import math
 import numpy as np
 from numba import njit
 
-from ..buffers import zeros
 from ..errors import ShowerDataError
 from .checks import (
     LAYER_EPS,
@@ -24,6 +23,7 @@ from .checks import (
     Z,
     as_points_block,
     first_shower_outside_layers,
+    output_block,
     raise_layer_error,
     real_number,
     shower_indices,
@@ -81,6 +81,7 @@ def shift_points(
     *,
     inverse: bool = False,
     shower_index: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Shift each layer of each shower along the incident direction.
 
@@ -108,6 +109,9 @@ def shift_points(
         Apply the inverse shift.  Default False.
     shower_index : array_like of int, shape (n,), optional
         Global shower indices for error messages; default ``0 .. n-1``.
+    out : ndarray, optional
+        Zero-filled float32 block shaped like ``points`` to write the result
+        into (see :func:`~showerdata.kernels.checks.output_block`).
 
     Returns
     -------
@@ -155,6 +159,6 @@ def shift_points(
         np.stack([directions[:, 0], directions[:, 1]], axis=1) / directions[:, 2:3]
     )
     box = np.float32(math.tan(math.pi / 8) * calo_surface)
-    out = zeros(points.shape)  # padding pages are never touched
+    out = output_block(points, out)
     _shift_kernel(points, slopes, depth, box, bool(inverse), out)
     return out

@@ -14,8 +14,10 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+from dask.base import tokenize
+from dask.utils import funcname
 
-from ..graphs import rows_blockwise
+from ..graphs import destination, rows_blockwise
 from ..showers import Showers, count_points
 
 BlockFunction = Callable[..., np.ndarray]
@@ -36,14 +38,22 @@ def map_points(
 ) -> Showers:
     """Showers whose points are ``block(points, shower_index, *aligned, **params)``.
 
-    The block must keep the shape of ``points`` and return valid padded points;
+    The block must keep the shape of ``points``, return valid padded points
+    and take ``out=``: None, or the zero-filled rows of the result to write
+    them into (see :func:`showerdata.graphs.filling`);
     ``num_points`` is counted from its output (for lazy data from the same
     task, so the op runs once per chunk). Other fields are carried over.
     """
     function = functools.partial(block, **params)
     if showers.is_lazy:
+        arguments = _blockwise_arguments(showers, aligned)
+        name = f"{funcname(block)}-{tokenize(function, *arguments)}"
         points = rows_blockwise(
-            function, "ijk", *_blockwise_arguments(showers, aligned), dtype=np.float32
+            functools.partial(_into_destination, function, name),
+            "ijk",
+            *arguments,
+            dtype=np.float32,
+            name=name,
         )
         others = {n: getattr(showers, n) for n in Showers.FIELDS}
     else:
@@ -52,6 +62,18 @@ def map_points(
         others = {n: getattr(showers, n).copy() for n in Showers.FIELDS[1:]}
     num_points = count_points(points)
     return Showers._from_fields({**others, "points": points, "num_points": num_points})
+
+
+def _into_destination(
+    function: BlockFunction,
+    name: str,
+    points: np.ndarray,
+    shower_index: np.ndarray,
+    *aligned: Any,
+) -> np.ndarray:
+    # Where a local compute fills the result in place, the block is its rows.
+    out = destination(name, shower_index)
+    return function(points, shower_index, *aligned, out=out)
 
 
 def map_values(

@@ -18,6 +18,7 @@ def _cluster_block(
     *,
     geometry: DetectorGeometry,
     seed: int | None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     if seed is None:
         shifts = np.zeros((len(points), 2, 2), dtype=np.float32)
@@ -25,7 +26,7 @@ def _cluster_block(
         shifts = grid_shifts(
             seed, shower_index, geometry.ecal_cell_size, geometry.hcal_cell_size
         )
-    return cluster_points(points, shifts, geometry, shower_index)
+    return cluster_points(points, shifts, geometry, shower_index, out)
 
 
 def cluster(

@@ -9,8 +9,14 @@ from ..showers import Showers
 from .blocks import map_points
 
 
-def _filter_block(points: np.ndarray, shower_index: np.ndarray, **cuts) -> np.ndarray:
-    return filter_points(points, **cuts)
+def _filter_block(
+    points: np.ndarray,
+    shower_index: np.ndarray,
+    *,
+    out: np.ndarray | None = None,
+    **cuts: float,
+) -> np.ndarray:
+    return filter_points(points, out=out, **cuts)
 
 
 def filter_showers(

@@ -19,6 +19,7 @@ def _shift_block(
     *,
     geometry: DetectorGeometry,
     inverse: bool,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     return shift_points(
         points,
@@ -27,6 +28,7 @@ def _shift_block(
         geometry.calo_surface,
         inverse=inverse,
         shower_index=shower_index,
+        out=out,
     )
 
 
