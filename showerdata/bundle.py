@@ -9,7 +9,6 @@ numpy array), and every operation keeps the form it was given.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -20,7 +19,7 @@ import dask.threaded
 import numpy as np
 
 from .buffers import zeros
-from .graphs import filling
+from .graphs import compute_into, filling
 from .indexing import IndexLike, Selection, normalize_index
 
 B = TypeVar("B", bound="Bundle")
@@ -123,20 +122,15 @@ class Bundle:
         out = {n: zeros(a.shape, a.dtype) for n, a in fields.items()}
         scheduler = dask.base.get_scheduler(collections=list(fields.values()))
         if scheduler in (dask.threaded.get, dask.local.get_sync):
-            # Same process: tasks may write into our arrays directly. dask.store
-            # writes only one of several sources with the same name (fields of
-            # equal values, e.g. pdg and shower_ids all zero, share their
-            # from_array token), so each graph is stored once and copied.
+            # Same process: tasks may write into our arrays directly. Fields of
+            # equal values (e.g. pdg and shower_ids all zero) can share one
+            # from_array graph: each graph is computed once and copied.
             first_of: dict[str, str] = {}
             for name, array in fields.items():
                 first_of.setdefault(array.name, name)
             unique = list(first_of.values())
             with filling({fields[n].name: out[n] for n in unique}):
-                da.store(
-                    [fields[n] for n in unique],
-                    [_Filled(out[n]) for n in unique],
-                    lock=False,
-                )
+                compute_into([fields[n] for n in unique], [out[n] for n in unique])
             for name, array in fields.items():
                 if first_of[array.name] != name:
                     out[name][...] = out[first_of[array.name]]
@@ -282,29 +276,3 @@ def _rechunk_rows(array: Any, chunks: int | Sequence[int]) -> da.Array:
         return array.rechunk(spec)
     first = chunks if isinstance(chunks, int) else tuple(chunks)
     return da.from_array(array, chunks=(first,) + (-1,) * (array.ndim - 1))
-
-
-class _Filled:
-    """``dask.store`` target: an array whose blocks tasks may have written in place."""
-
-    def __init__(self, out: np.ndarray) -> None:
-        self.out = out
-        self.shape, self.dtype = out.shape, out.dtype
-        self._token = uuid.uuid4().hex
-
-    def __dask_tokenize__(self) -> str:
-        return self._token  # not the values: dask would hash the whole array
-
-    def __setitem__(self, region: Any, block: np.ndarray) -> None:
-        target = self.out[region]
-        if not _same_memory(target, block):
-            target[...] = block
-
-
-def _same_memory(a: np.ndarray, b: Any) -> bool:
-    return (
-        isinstance(b, np.ndarray)
-        and a.shape == b.shape
-        and a.strides == b.strides
-        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-    )

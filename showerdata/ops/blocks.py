@@ -18,7 +18,8 @@ from dask.base import tokenize
 from dask.utils import funcname
 
 from ..graphs import destination, rows_blockwise
-from ..showers import Showers, count_points
+from ..kernels.layout import count_leading_points
+from ..showers import Showers
 
 BlockFunction = Callable[..., np.ndarray]
 
@@ -60,7 +61,14 @@ def map_points(
         points = function(showers.points, np.arange(len(showers)), *aligned)
         # Copies, as 0.7 returned independent arrays; points are new anyway.
         others = {n: getattr(showers, n).copy() for n in Showers.FIELDS[1:]}
-    num_points = count_points(points)
+    # Op outputs are valid padded points: each shower is counted up to its
+    # first padding point.
+    if showers.is_lazy:
+        num_points = rows_blockwise(
+            count_leading_points, "i", points, "ijk", dtype=np.int32
+        )
+    else:
+        num_points = count_leading_points(points)
     return Showers._from_fields({**others, "points": points, "num_points": num_points})
 
 
