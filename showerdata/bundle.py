@@ -19,7 +19,14 @@ import dask.threaded
 import numpy as np
 
 from .buffers import zeros
-from .graphs import compute_into, filling
+from .graphs import (
+    compute,
+    compute_into,
+    default_local_scheduler,
+    filling,
+    persist,
+    rechunk,
+)
 from .indexing import IndexLike, Selection, normalize_index
 
 B = TypeVar("B", bound="Bundle")
@@ -109,7 +116,7 @@ class Bundle:
             # Rows of a file: read them straight into the result, no scheduler.
             return self._source.read()  # type: ignore[return-value]
         if len(self.chunks or ()) == 1 or kwargs:
-            values = dask.compute(*self._fields().values(), **kwargs)
+            values = compute(*self._fields().values(), **kwargs)
             return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
         return type(self)._from_fields(self._compute_into_arrays())
 
@@ -120,7 +127,9 @@ class Bundle:
         # Not np.empty: numpy advises huge pages, and fresh huge pages cost up
         # to 10x the small pages of a map (see showerdata.buffers).
         out = {n: zeros(a.shape, a.dtype) for n, a in fields.items()}
-        scheduler = dask.base.get_scheduler(collections=list(fields.values()))
+        scheduler = default_local_scheduler() or dask.base.get_scheduler(
+            collections=list(fields.values())
+        )
         if scheduler in (dask.threaded.get, dask.local.get_sync):
             # Same process: tasks may write into our arrays directly. Fields of
             # equal values (e.g. pdg and shower_ids all zero) can share one
@@ -146,7 +155,7 @@ class Bundle:
         """Keep the lazy form but hold the computed chunks in (cluster) memory."""
         if not self.is_lazy:
             return type(self)._from_fields(self._fields())
-        values = dask.persist(*self._fields().values(), **kwargs)
+        values = persist(*self._fields().values(), **kwargs)
         return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
 
     def chunk(self: B, chunks: int | str | Sequence[int] = "auto") -> B:
@@ -214,7 +223,7 @@ class Bundle:
         if not (self.is_lazy or other.is_lazy):
             return all(np.array_equal(a, b) for a, b in pairs)
         checks = [da.all(da.asarray(a) == da.asarray(b)) for a, b in pairs]
-        return bool(all(dask.compute(*checks)))
+        return bool(all(compute(*checks)))
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
@@ -266,13 +275,13 @@ def _drop_empty_chunks(fields: dict[str, da.Array]) -> dict[str, da.Array]:
     kept = tuple(c for c in chunks if c) or (0,)
     if kept == chunks:
         return fields
-    return {name: array.rechunk({0: kept}) for name, array in fields.items()}
+    return {name: rechunk(array, {0: kept}) for name, array in fields.items()}
 
 
 def _rechunk_rows(array: Any, chunks: int | Sequence[int]) -> da.Array:
     """Chunk ``array`` along the shower axis only; other axes stay whole."""
     spec = {0: chunks, **{axis: -1 for axis in range(1, array.ndim)}}
     if is_lazy_array(array):
-        return array.rechunk(spec)
+        return rechunk(array, spec)
     first = chunks if isinstance(chunks, int) else tuple(chunks)
     return da.from_array(array, chunks=(first,) + (-1,) * (array.ndim - 1))

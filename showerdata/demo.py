@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .detector import get_ILD_geometry
 from .execution import Execution, ExecutionOptions, peak_memory_mib
+from .graphs import compute
 from .io.api import add_metadata, load, save
 from .io.convert import convert
 from .observables import add_observables_to_file
@@ -123,9 +124,10 @@ def run_demo(
     began = time.perf_counter()
     add_observables_to_file(output_path, overwrite=True)
     steps.append(Step("observables", time.perf_counter() - began, len(showers), 0))
-    before = int(showers.num_points.sum().compute())
-    after = int(load(output_path).num_points.sum().compute())
-    print(f"points: {before:,} simulated hits -> {after:,} clustered cells")
+    before, after = compute(
+        showers.num_points.sum(), load(output_path).num_points.sum()
+    )
+    print(f"points: {int(before):,} simulated hits -> {int(after):,} clustered cells")
 
     # The zarr mirror of the result, observables included: the store to
     # write from many workers at once, or to read from object storage.

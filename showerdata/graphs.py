@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,6 +16,46 @@ from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 from dask.utils import funcname
+
+
+def default_local_scheduler() -> Callable[..., Any] | None:
+    """``dask.threaded.get`` where dask would run on its default threads, else None.
+
+    With no scheduler configured, dask imports distributed (0.3 to 0.4 s in a
+    fresh process) only to ask whether a Client is active; none can be unless
+    distributed was imported already. None: leave the choice to dask.
+    """
+    if dask.config.get("scheduler", None) is not None or "distributed" in sys.modules:
+        return None
+    return dask.threaded.get
+
+
+def compute(*collections: Any, **kwargs: Any) -> tuple[Any, ...]:
+    """``dask.compute``, naming the default scheduler where it is the threads one."""
+    if "scheduler" not in kwargs and (local := default_local_scheduler()) is not None:
+        kwargs["scheduler"] = local
+    return dask.compute(*collections, **kwargs)
+
+
+def persist(*collections: Any, **kwargs: Any) -> tuple[Any, ...]:
+    """``dask.persist``, naming the default scheduler like :func:`compute`."""
+    if "scheduler" not in kwargs and (local := default_local_scheduler()) is not None:
+        kwargs["scheduler"] = local
+    return dask.persist(*collections, **kwargs)
+
+
+def rechunk(array: da.Array, chunks: Any) -> da.Array:
+    """``array.rechunk(chunks)``, without dask importing distributed to pick a method.
+
+    dask asks for a Client to choose between task and p2p rechunking; with
+    distributed not imported there is none, and the choice is "tasks".
+    """
+    method = None
+    if "distributed" not in sys.modules and not dask.config.get(
+        "array.rechunk.method", None
+    ):
+        method = "tasks"
+    return array.rechunk(chunks, method=method)
 
 
 def lazy_from_tasks(
@@ -60,9 +101,7 @@ def compute_chunks(
     layer = "chunks-" + tokenize(*[a.name for a in arrays], list(chunks))
     tasks = {(layer, i): (list, keys[i]) for i in chunks}
     graph = HighLevelGraph.from_collections(layer, tasks, dependencies=list(arrays))
-    return list(
-        dask.compute(*[Delayed((layer, i), graph, layer=layer) for i in chunks])
-    )
+    return list(compute(*[Delayed((layer, i), graph, layer=layer) for i in chunks]))
 
 
 def compute_into(arrays: Sequence[da.Array], outs: Sequence[np.ndarray]) -> None:
@@ -74,7 +113,7 @@ def compute_into(arrays: Sequence[da.Array], outs: Sequence[np.ndarray]) -> None
     step per array, a serial ~20 ms that mattered next to parallel work of
     a few hundred ms.
     """
-    arrays = [a.rechunk({axis: -1 for axis in range(1, a.ndim)}) for a in arrays]
+    arrays = [rechunk(a, {axis: -1 for axis in range(1, a.ndim)}) for a in arrays]
     layer = "compute-into-" + tokenize(*[a.name for a in arrays], *map(id, outs))
     tasks: dict[Any, Any] = {}
     for array, out in zip(arrays, outs, strict=True):
@@ -84,7 +123,7 @@ def compute_into(arrays: Sequence[da.Array], outs: Sequence[np.ndarray]) -> None
             tasks[(layer, array.name, i)] = (_put, out, edges[i], edges[i + 1], block)
     tasks[layer] = (_nothing, list(tasks))
     graph = HighLevelGraph.from_collections(layer, tasks, dependencies=arrays)
-    dask.compute(Delayed(layer, graph, layer=layer))
+    compute(Delayed(layer, graph, layer=layer))
 
 
 def _put(out: np.ndarray, start: int, stop: int, block: np.ndarray) -> None:
@@ -126,7 +165,7 @@ def rows_blockwise(
     pairs = []
     for array, index in zip(arguments[::2], arguments[1::2], strict=True):
         if isinstance(array, da.Array) and array.ndim > 1:
-            array = array.rechunk({axis: -1 for axis in range(1, array.ndim)})
+            array = rechunk(array, {axis: -1 for axis in range(1, array.ndim)})
         pairs += [array, index]
     meta = np.empty((0,) * len(out_index), dtype=dtype)
     return da.blockwise(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .execution import Execution
+from .graphs import compute
 from .io.zarr_store import CHUNKS_WRITTEN
 
 
@@ -80,7 +81,7 @@ def describe_file(path: str) -> str:
         lines.append(f"{path}: {count:,} incident particles, no showers")
     else:
         lines.append(f"{path}: {count:,} showers, P = {max_points}, F = {features}")
-        num_points = load(path).num_points.compute()
+        (num_points,) = compute(load(path).num_points)
         if len(num_points):
             lines.append(
                 f"  points per shower: min {num_points.min()}, mean "

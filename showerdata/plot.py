@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import dask
 import numpy as np
 
 from .execution import Execution
+from .graphs import compute
 from .replacing import replacing
 
 __all__ = ["MissingDependencyError", "ProductionSummary", "plot_productions"]
@@ -77,7 +77,7 @@ def summarize(
     geometry = geometry_of_file(path)
     values = calc_observables(showers, geometry)
     with run.task_progress(f"plot {os.path.basename(path)}"):
-        layers, radial, points, visible, incident, centre = dask.compute(
+        layers, radial, points, visible, incident, centre = compute(
             values["energy_per_layer"].mean(axis=0),
             values["energy_per_radial_bin"].mean(axis=0),
             showers.num_points,

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .bundle import Bundle, align_lazy, as_field, is_lazy_array
-from .graphs import rows_blockwise
+from .graphs import rechunk, rows_blockwise
 from .kernels.layout import count_real_points
 from .validation import check_points, checked_points_block
 
@@ -358,5 +358,5 @@ def concatenate(data: Iterable[Showers]) -> Showers:
         for name in Showers.FIELDS
     }
     if lazy:
-        fields["points"] = fields["points"].rechunk({1: -1, 2: -1})
+        fields["points"] = rechunk(fields["points"], {1: -1, 2: -1})
     return Showers._from_fields(fields)

@@ -98,3 +98,30 @@ def test_a_threaded_compute_of_an_op_writes_into_the_result(make_showers):
         part = lazy[10:40].compute()  # sliced after the op: blocks are copied
     assert all(o is None for o in given)
     np.testing.assert_array_equal(part.points, result.points[10:40])
+
+
+def test_computing_does_not_import_distributed_to_look_for_a_client(tmp_path):
+    import subprocess
+    import sys
+
+    script = f"""
+import sys, dask, showerdata
+from showerdata.toy import toy_showers
+showers = showerdata.filter_showers(toy_showers(40, seed=1, max_points=20), 200.0)
+showers = showerdata.cluster(showers.chunk(16), random_shift=False)
+showerdata.save(showers, {str(tmp_path / "a.h5")!r})
+showerdata.save(showers, {str(tmp_path / "a.zarr")!r})
+showerdata.convert({str(tmp_path / "a.h5")!r}, {str(tmp_path / "b.zarr")!r})
+assert showers.compute().num_points.sum() > 0
+stored = showerdata.load({str(tmp_path / "b.zarr")!r}).persist()
+assert stored.compute().points.sum() > 0
+assert "distributed" not in sys.modules, "imported distributed"
+with dask.config.set(scheduler="sync"):  # the user's choice still holds
+    showers.compute()
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from ..bundle import is_lazy_array
 from ..config import showers_per_chunk
 from ..errors import MissingDataError, ShowerDataError
+from ..graphs import rechunk
 from ..showers import IncidentParticles, Showers, check_before_write
 from . import hdf5_write
 from .formats import is_zarr, writer_for
@@ -403,8 +404,8 @@ def _checked_target_counts(counts: np.ndarray, max_points: int) -> np.ndarray:
 def _target_fields(data: Any, num_points: Any) -> dict[str, Any]:
     if is_lazy_array(data) or is_lazy_array(num_points):
         data = da.asarray(data).astype(np.float32)
-        num_points = da.asarray(num_points).rechunk({0: data.chunks[0]})
-        data = data.rechunk({1: -1, 2: -1})
+        num_points = rechunk(da.asarray(num_points), {0: data.chunks[0]})
+        data = rechunk(data, {1: -1, 2: -1})
     else:
         data = np.asarray(data, dtype=np.float32)
     return {"points": data, "num_points": num_points}

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from ..bundle import is_lazy_array
 from ..errors import ShowerDataError
+from ..graphs import compute, rechunk
 from .layout import points_dataset_names
 from .streaming import active_client
 from .zarr_store import CHUNKS_WRITTEN, open_store
@@ -65,8 +66,9 @@ def aligned_arrays(
 ) -> dict[str, da.Array]:
     """Fields as dask arrays in blocks of ``lengths``, keyed by dataset name."""
     return {
-        DATASET_OF_FIELD.get(name, name): da.asarray(values).rechunk(
-            {0: lengths, **{axis: -1 for axis in range(1, np.ndim(values))}}
+        DATASET_OF_FIELD.get(name, name): rechunk(
+            da.asarray(values),
+            {0: lengths, **{axis: -1 for axis in range(1, np.ndim(values))}},
         )
         for name, values in fields.items()
     }
@@ -237,7 +239,7 @@ def run_writes(tasks: list[Delayed], total: int, progress: bool, done: int = 0) 
         client = active_client()
         if client is None:
             with _CountWrites(bar):
-                dask.compute(*tasks)
+                compute(*tasks)
             return
         from distributed import as_completed
 
