@@ -10,6 +10,7 @@ whose byte is unset.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
+import zarr
 from dask.base import tokenize
 from dask.callbacks import Callback
 from dask.delayed import Delayed
@@ -29,7 +31,7 @@ from ..errors import ShowerDataError
 from ..graphs import compute, rechunk
 from .layout import points_dataset_names
 from .streaming import active_client
-from .zarr_store import CHUNKS_WRITTEN, open_store
+from .zarr_store import CHUNKS_WRITTEN, open_store, store_identity
 from .zarr_write import (
     create_particles_layout,
     create_showers_layout,
@@ -56,9 +58,16 @@ def uniform_chunk_length(arrays: Sequence[Any], default: int) -> int:
 
 def write_chunk(path: str, start: int, names: tuple[str, ...], *blocks: Any) -> int:
     """Task: write one chunk of every field into the store at ``path``."""
-    group = open_store(path, "r+")
+    group = _opened(path, store_identity(path))
     write_rows(group, start, dict(zip(names, blocks, strict=True)))
     return len(blocks[0])
+
+
+@functools.lru_cache(maxsize=16)
+def _opened(path: str, identity: tuple[int, int, int]) -> zarr.Group:
+    # Once per store (and version of it) and process, not once per task: the
+    # checks of open_store read the metadata of every array.
+    return open_store(path, "r+")
 
 
 def aligned_arrays(

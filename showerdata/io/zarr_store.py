@@ -29,6 +29,7 @@ from zarr.codecs import BytesCodec
 from zarr.storage import LocalStore
 
 from ..errors import ShowerDataError
+from ..replacing import write_file
 
 #: Root attributes that mark a showerdata store and its layout version.
 FORMAT_ATTRIBUTE = "showerdata_format"
@@ -206,16 +207,15 @@ def touched_chunks(selection: slice | np.ndarray, length: int) -> np.ndarray:
     return np.unique(rows // max(length, 1))
 
 
-def written_chunks(record: zarr.Array, chunks: np.ndarray) -> np.ndarray:
-    """Which of ``chunks`` a ``chunks_written`` record marks as written.
+def is_raw_record(record: zarr.Array) -> bool:
+    """Whether a ``chunks_written`` record is as showerdata writes it.
 
-    A record written by showerdata has a raw one-byte chunk file per entry
-    (so that writers never share one); those are read straight from the
-    files, which costs microseconds where zarr's machinery costs
-    milliseconds a call.
+    That is a raw one-byte chunk file per entry (so that writers never share
+    one) in a local store: its files are read and written directly, which
+    costs microseconds where zarr's machinery costs milliseconds a call.
     """
     codecs = getattr(record.metadata, "codecs", ())
-    raw = (
+    return (
         isinstance(record.store_path.store, LocalStore)
         and record.chunks == (1,)
         and record.dtype == np.uint8
@@ -226,6 +226,11 @@ def written_chunks(record: zarr.Array, chunks: np.ndarray) -> np.ndarray:
         and record.metadata.chunk_key_encoding.name == "default"
         and record.metadata.chunk_key_encoding.separator == "/"
     )
+
+
+def written_chunks(record: zarr.Array, chunks: np.ndarray) -> np.ndarray:
+    """Which of ``chunks`` a ``chunks_written`` record marks as written."""
+    raw = is_raw_record(record)
     root = store_root(record)
     written = np.zeros(len(chunks), bool)
     for position, index in enumerate(chunks.tolist() if raw else ()):
@@ -241,6 +246,18 @@ def written_chunks(record: zarr.Array, chunks: np.ndarray) -> np.ndarray:
     if not raw:
         return record.get_orthogonal_selection(chunks).astype(bool)
     return written
+
+
+def mark_written(record: zarr.Array, chunks: range) -> None:
+    """Set the entries ``chunks`` of a ``chunks_written`` record."""
+    if not is_raw_record(record):
+        record[chunks.start : chunks.stop] = 1
+        return
+    root = store_root(record)
+    for index in chunks:
+        path = chunk_file(root, record.path, 1, index)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_file(path, b"\x01")
 
 
 def check_chunks_present(

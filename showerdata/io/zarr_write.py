@@ -9,6 +9,7 @@ Blocks that cover a chunk only in part are written under :func:`chunk_lock`.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
+from zarr.storage import LocalStore
 
 from .._version import __version__
 from ..config import showers_per_chunk
@@ -34,6 +36,7 @@ from .zarr_store import (
     LAYOUT_VERSION,
     LAYOUT_VERSION_ATTRIBUTE,
     chunk_lock,
+    mark_written,
     open_store,
     record_name,
     store_root,
@@ -230,6 +233,39 @@ def create_particles_layout(
 
 
 def _writable(group: zarr.Group, name: str) -> zarr.Array:
+    """Array ``name`` of ``group``, opened for writing once per version of it.
+
+    Every write task of a save writes the same arrays; opening them through
+    zarr each time cost milliseconds of GIL-bound work per array and task.
+    The cache is keyed by the array's metadata file, which a rewritten array
+    replaces.
+    """
+    store = group.store_path.store
+    if not isinstance(store, LocalStore):
+        return _open_writable(group, name)
+    root = str(store.root)
+    key = "/".join(part for part in (group.path, name) if part)
+    try:
+        stat = os.stat(os.path.join(root, key, "zarr.json"))
+    except (FileNotFoundError, NotADirectoryError):
+        return _open_writable(group, name)  # zarr says what is wrong
+    return _cached_writable(root, key, (stat.st_ino, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_writable(root: str, key: str, identity: tuple[int, int, int]) -> zarr.Array:
+    return _open_writable(zarr.open_group(LocalStore(root), mode="r+"), key)
+
+
+def _has_array(group: zarr.Group, name: str) -> bool:
+    store = group.store_path.store
+    if not isinstance(store, LocalStore):
+        return name in group
+    path = os.path.join(str(store.root), group.path, name, "zarr.json")
+    return os.path.exists(path)  # zarr's ``in`` reads the group's members
+
+
+def _open_writable(group: zarr.Group, name: str) -> zarr.Array:
     # A chunk of zeros must still be stored: a missing chunk means "not written".
     return group[name].with_config({"write_empty_chunks": True})
 
@@ -269,8 +305,8 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
         for name, values in arrays.items():
             if not write_whole_chunks(targets[name], start, np.asarray(values)):
                 targets[name][start:stop] = values
-    if record in group:
-        _writable(group, record)[chunks.start : chunks.stop] = 1
+    if _has_array(group, record):
+        mark_written(_writable(group, record), chunks)
 
 
 def write_points(
