@@ -246,3 +246,26 @@ def test_a_file_open_for_writing_is_read_through_h5py(tmp_path, make_showers):
         file[0:30] = new
         assert heap_rows(file.file, "showers") is None
         assert file[0:30] == new
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 0.0, -0.5])
+def test_gathering_screens_the_rows_it_copies(tmp_path, make_showers, value):
+    showers = make_showers(30, max_points=40)
+    row = int(np.argmax(showers.num_points > 3))
+    points = showers.points.copy()
+    column = 3 if value <= 0 else 1  # an energy, else a coordinate
+    points[row, 2, column] = value
+    path = tmp_path / "s.h5"
+    with h5py.File(path, "w") as file:  # written raw: save would refuse it
+        rows = file.create_dataset("showers", (30,), dtype=h5py.vlen_dtype(np.float32))
+        for i in range(30):
+            rows[i] = points[i, : showers.num_points[i]].reshape(-1)
+    with h5py.File(path, "r") as file:
+        block = np.zeros((30, 40, 5), np.float32)
+        suspect = np.zeros(30, np.uint8)
+        assert heap_rows(file, "showers").gather(slice(0, 30, 1), 5, block, suspect)
+    assert np.flatnonzero(suspect).tolist() == [row]
+    clean = np.zeros(30, np.uint8)
+    with h5py.File(path, "r") as file:
+        heap_rows(file, "showers").gather(slice(5, 30, 1), 5, block[5:], clean[5:])
+    assert clean.sum() == (row >= 5)

@@ -69,18 +69,31 @@ class HeapRows:
             low -= low % mmap.PAGESIZE
             self.mapped.madvise(_DONT_NEED, low, high - low)
 
-    def gather(self, selection: Selection, num_features: int, out: np.ndarray) -> bool:
+    def gather(
+        self,
+        selection: Selection,
+        num_features: int,
+        out: np.ndarray,
+        suspect: np.ndarray | None = None,
+    ) -> bool:
         """Copy the selected rows into the zero-filled padded block ``out``.
 
         Rows must hold whole points (checked by the caller against num_points);
         rows longer than ``out``'s point axis are cut to it. Returns False if a
         row could not be verified (``out`` then holds part of the rows).
+        ``suspect`` (uint8, one per row), if given, is set for rows with a
+        point that is not finite or has no positive energy (see
+        :func:`~showerdata.kernels.heap.gather_heap_rows`).
         """
         if not out.flags.c_contiguous:
             raise ValueError("gather() fills C-contiguous blocks only.")
         row_floats = out.shape[1] * num_features
         starts = np.arange(len(out), dtype=np.int64) * row_floats
-        return self._gather(selection, out.reshape(-1), starts, row_floats)
+        if suspect is None:
+            return self._gather(selection, out.reshape(-1), starts, row_floats)
+        return self._gather(
+            selection, out.reshape(-1), starts, row_floats, num_features, suspect
+        )
 
     def gather_flat(
         self, selection: Selection, out: np.ndarray, starts: np.ndarray
@@ -92,11 +105,19 @@ class HeapRows:
         return self._gather(selection, out, np.asarray(starts, np.int64), 2**62)
 
     def _gather(
-        self, selection: Selection, out: np.ndarray, starts: np.ndarray, limit: int
+        self,
+        selection: Selection,
+        out: np.ndarray,
+        starts: np.ndarray,
+        limit: int,
+        features: int = 0,
+        suspect: np.ndarray | None = None,
     ) -> bool:
         references = self._references(selection)
+        if suspect is None:
+            suspect = np.zeros(0, np.uint8)
         failed, low, high = gather_heap_rows(
-            self.data, self.floats, references, out, starts, limit
+            self.data, self.floats, references, out, starts, limit, features, suspect
         )
         if low < high:
             self._unmap(low, high)

@@ -238,8 +238,10 @@ def read_points_from(
                 file, header, selection, stored, max_points, out, check_energies
             )
         else:
-            points = _read_ragged(file, header, selection, stored, max_points, out)
-            padding_zero, checked = True, False  # padded by us
+            points, checked = _read_ragged(
+                file, header, selection, stored, max_points, out
+            )
+            padding_zero = True  # padded by us
         if check_energies and not checked:
             check_points(
                 points,
@@ -265,7 +267,13 @@ def _read_ragged(
     stored: np.ndarray,
     max_points: int,
     out: np.ndarray | None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, bool]:
+    """The padded block, and whether its points were screened and need no check.
+
+    The kernel that copies the rows from the mapped file screens them too,
+    while they are in the cache; only a block with a suspect row is left to
+    :func:`~showerdata.validation.check_points`.
+    """
     direct = heap_rows(file, header.rows)
     rows = None if direct is not None else read_selection(file, header.rows, selection)
     lengths = direct.lengths(selection) if direct is not None else row_lengths(rows)
@@ -273,13 +281,14 @@ def _read_ragged(
     if direct is not None:
         shape = (len(stored), max_points, header.num_features)
         block = zeros(shape) if out is None else out
-        if direct.gather(selection, header.num_features, block):
-            return block
+        suspect = np.zeros(len(stored), np.uint8)
+        if direct.gather(selection, header.num_features, block, suspect):
+            return block, not suspect.any()
         block[...] = 0  # a row the kernel could not verify: let h5py read them all
         rows = read_selection(file, header.rows, selection)
         _check_row_lengths(header, selection, stored, row_lengths(rows))
         out = block
-    return pad_rows(rows, max_points, header.num_features, out)
+    return pad_rows(rows, max_points, header.num_features, out), False
 
 
 def _check_row_lengths(

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .layout import ENERGY
+
 #: A vlen row's reference: sequence length (4 bytes), address of its global
 #: heap collection (8) and index in the collection (4); all zeros is an empty
 #: row, which is what rows never written hold.
@@ -70,6 +72,8 @@ def gather_heap_rows(
     out: np.ndarray,
     starts: np.ndarray,
     limit: int,
+    features: int,
+    suspect: np.ndarray,
 ) -> tuple[int, int, int]:
     """Copy the rows behind ``references`` into the flat float32 array ``out``.
 
@@ -80,6 +84,12 @@ def gather_heap_rows(
     references. Returns ``(failed, low, high)``: -1 or the position of the
     first row whose heap object is not where and what its reference says, and
     the range of bytes of ``data`` read (``low > high`` if none).
+
+    With ``features`` > 0 each copied row, points of ``features`` values, is
+    screened while it is in the cache: ``suspect[i]`` is set where a value is
+    not finite or an energy is not positive, the only rows
+    :func:`~showerdata.kernels.layout.first_invalid_shower` can reject in a
+    block padded by us.
     """
     size = len(data)
     low, high = size, 0
@@ -127,4 +137,12 @@ def gather_heap_rows(
         else:
             view = out[target : target + values].view(np.uint8)
             view[:] = data[start : start + values * FLOAT_BYTES]
+        if features > 0:
+            bad = False
+            for t in range(target, target + values):
+                bad |= out[t] - out[t] != 0  # NaN for NaN and infinities
+            for t in range(target + ENERGY, target + values, features):
+                bad |= out[t] <= 0
+            if bad:
+                suspect[i] = 1
     return -1, low, high
