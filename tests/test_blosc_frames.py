@@ -79,3 +79,5 @@ def test_headers_that_cannot_be_a_frame_are_refused():
     garbled = frame.copy()
     garbled[8:12] = np.frombuffer(np.uint32(6).tobytes(), np.uint8)  # 6 % 4 != 0
     assert FrameHeader.parse(garbled) is None
+    garbled[8:12] = np.frombuffer(np.uint32(2**31).tobytes(), np.uint8)
+    assert FrameHeader.parse(garbled) is None  # blocks larger than the data

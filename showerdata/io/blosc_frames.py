@@ -68,8 +68,9 @@ class FrameHeader:
     def parse(cls, frame: np.ndarray) -> FrameHeader | None:
         """The header of ``frame`` (uint8), or None if it cannot be one.
 
-        A frame must state its own length and blocks that tile its data in
-        whole items; anything else is left to zarr, which reports the damage.
+        A frame must state its own length and blocks no larger than its data
+        that tile it in whole items; anything else is left to zarr, which
+        reports the damage.
         """
         if len(frame) < HEADER_BYTES:
             return None
@@ -80,6 +81,7 @@ class FrameHeader:
             header.cbytes != len(frame)
             or header.typesize < 1
             or header.blocksize < 1
+            or header.blocksize > header.nbytes
             or header.blocksize % header.typesize
             or header.nbytes % header.typesize
         ):
