@@ -275,3 +275,18 @@ def test_the_written_record_is_read_as_zarr_reads_it(store):
     with pytest.raises(Exception) as error:  # noqa: B017 -- whatever zarr raises
         written_chunks(record, everything)
     assert not isinstance(error.value, AssertionError)
+
+
+def test_arrays_are_opened_once_per_version_of_their_metadata(store):
+    from showerdata.io.zarr_store import member
+
+    path, showers = store
+    group = zarr.open_group(path, mode="r")
+    first = member(group, "energies")
+    assert member(group, "energies") is first
+    with pytest.raises(KeyError):
+        member(group, "no_such_array")
+    writable = zarr.open_group(path, mode="r+")
+    writable["energies"].resize((N + 5, 1))  # rewrites its metadata
+    resized = member(zarr.open_group(path, mode="r"), "energies")
+    assert resized is not first and resized.shape == (N + 5, 1)

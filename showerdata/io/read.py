@@ -28,7 +28,7 @@ from .handles import cached_reader, file_identity, open_hdf5
 from .heap_rows import heap_rows
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 from .zarr_chunks import decodes_directly, read_points_into, read_rows
-from .zarr_store import check_chunks_present, is_zarr_array
+from .zarr_store import check_chunks_present, is_zarr_array, member
 
 PARTICLE_DTYPES = {name: PER_SHOWER[name][0] for name in PARTICLE_FIELDS}
 SHOWER_DTYPES = {name: dtype for name, (dtype, _) in PER_SHOWER.items()}
@@ -168,7 +168,7 @@ def read_particles_length(path: str, with_ids: bool, handle: Any = None) -> int:
 
 def read_selection(file: Any, name: str, selection: Selection) -> np.ndarray:
     """``file[name][selection]`` for a forward slice or any array of rows."""
-    dataset = file[name]
+    dataset = member(file, name)
     if is_zarr_array(dataset):
         if not isinstance(selection, slice):
             unique, inverse = np.unique(selection, return_inverse=True)
@@ -335,7 +335,7 @@ def _read_dense(
             dataset=header.num_points,
             index=file_row(selection, position),
         )
-    dataset = file[header.rows]
+    dataset = member(file, header.rows)
     whole_rows = max_points == header.max_points
     forward = isinstance(selection, slice) and selection.step == 1
     if whole_rows and forward and decodes_directly(dataset):

@@ -207,6 +207,40 @@ def touched_chunks(selection: slice | np.ndarray, length: int) -> np.ndarray:
     return np.unique(rows // max(length, 1))
 
 
+def member(group: Any, name: str) -> Any:
+    """``group[name]``; arrays of a local zarr store are opened once per version.
+
+    A read of a few showers looks up every per-shower array and record of
+    the store, and each lookup through zarr costs a millisecond of GIL-bound
+    work; the opened arrays are kept, keyed by their metadata file, which a
+    rewritten or resized array replaces.
+    """
+    store = getattr(getattr(group, "store_path", None), "store", None)
+    if not isinstance(group, zarr.Group) or not isinstance(store, LocalStore):
+        return group[name]
+    key = "/".join(part for part in (group.path, name) if part)
+    try:
+        stat = os.stat(os.path.join(str(store.root), key, "zarr.json"))
+    except (FileNotFoundError, NotADirectoryError):
+        return group[name]  # a group, or nothing: zarr says which
+    identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    found = _opened_arrays.get((str(store.root), key, identity))
+    if found is None:
+        found = group[name]
+        if isinstance(found, zarr.Array) and found.read_only:
+            with _opened_lock:
+                if len(_opened_arrays) >= MAX_OPENED_ARRAYS:
+                    _opened_arrays.clear()
+                _opened_arrays[(str(store.root), key, identity)] = found
+    return found
+
+
+#: Opened arrays kept by :func:`member` (a store has about ten).
+MAX_OPENED_ARRAYS = 256
+_opened_arrays: dict[tuple[str, str, tuple[int, int, int]], zarr.Array] = {}
+_opened_lock = threading.Lock()
+
+
 def is_raw_record(record: zarr.Array) -> bool:
     """Whether a ``chunks_written`` record is as showerdata writes it.
 
@@ -273,7 +307,10 @@ def check_chunks_present(
     chunks = touched_chunks(selection, length)
     if len(chunks) == 0 or array.size == 0:
         return  # an array without values (P = 0) has no chunk files at all
-    record = group.get(record_name(name))
+    try:
+        record = member(group, record_name(name))
+    except KeyError:
+        record = None
     if record is not None:
         if record.shape[0] != -(-array.shape[0] // length):
             raise ShowerDataError(
