@@ -44,8 +44,9 @@ _free_bytes = 0
 def zeros(shape: Sequence[int], dtype: np.typing.DTypeLike = np.float32) -> np.ndarray:
     """A C-contiguous array of zeros, like ``np.zeros(shape, dtype)``.
 
-    Large arrays are backed by a reused memory map, so writing into them costs
-    no page faults once the first few blocks of a pipeline have been freed.
+    Chunk-sized arrays are backed by a reused memory map, so writing into them
+    costs no page faults once the first few blocks of a pipeline have been
+    freed; whole results get a fresh map (see :data:`MAX_POPULATED_BYTES`).
     """
     return _pooled(shape, dtype, clear=True)
 

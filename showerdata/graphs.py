@@ -32,16 +32,18 @@ def default_local_scheduler() -> Callable[..., Any] | None:
 
 def compute(*collections: Any, **kwargs: Any) -> tuple[Any, ...]:
     """``dask.compute``, naming the default scheduler where it is the threads one."""
-    if "scheduler" not in kwargs and (local := default_local_scheduler()) is not None:
-        kwargs["scheduler"] = local
-    return dask.compute(*collections, **kwargs)
+    return dask.compute(*collections, **_naming_scheduler(kwargs))
 
 
 def persist(*collections: Any, **kwargs: Any) -> tuple[Any, ...]:
     """``dask.persist``, naming the default scheduler like :func:`compute`."""
+    return dask.persist(*collections, **_naming_scheduler(kwargs))
+
+
+def _naming_scheduler(kwargs: dict[str, Any]) -> dict[str, Any]:
     if "scheduler" not in kwargs and (local := default_local_scheduler()) is not None:
-        kwargs["scheduler"] = local
-    return dask.persist(*collections, **kwargs)
+        return {**kwargs, "scheduler": local}
+    return kwargs
 
 
 def rechunk(array: da.Array, chunks: Any) -> da.Array:

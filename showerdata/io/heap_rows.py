@@ -89,10 +89,9 @@ class HeapRows:
             raise ValueError("gather() fills C-contiguous blocks only.")
         row_floats = out.shape[1] * num_features
         starts = np.arange(len(out), dtype=np.int64) * row_floats
-        if suspect is None:
-            return self._gather(selection, out.reshape(-1), starts, row_floats)
+        features = 0 if suspect is None else num_features  # 0: no screening
         return self._gather(
-            selection, out.reshape(-1), starts, row_floats, num_features, suspect
+            selection, out.reshape(-1), starts, row_floats, features, suspect
         )
 
     def gather_flat(

@@ -27,14 +27,19 @@ import zarr
 from numcodecs import blosc
 from zarr.codecs import BloscCodec, BytesCodec
 from zarr.core.buffer.cpu import NDBuffer
-from zarr.storage import LocalStore
 
 from ..buffers import empty, zeros
 from ..kernels.layout import PADDING_NOT_ZERO, scatter_real_values
 from ..replacing import write_file
 from ..validation import check_points
 from . import blosc_frames
-from .zarr_store import check_chunks_present, chunk_file, chunk_length, store_root
+from .zarr_store import (
+    check_chunks_present,
+    chunk_file,
+    chunk_length,
+    has_chunk_files,
+    store_root,
+)
 
 BLOSC_HEADER = 16  # version, codec version, flags, type size, then 3 uint32 sizes
 BLOSC_OVERHEAD = 2**16  # room beyond the data for the header and block offsets
@@ -42,20 +47,15 @@ BLOSC_OVERHEAD = 2**16  # room beyond the data for the header and block offsets
 
 def decodes_directly(array: zarr.Array) -> bool:
     """Whether :func:`read_points_into` can read ``array``."""
-    metadata = array.metadata
-    codecs = getattr(metadata, "codecs", ())
+    codecs = getattr(array.metadata, "codecs", ())
     return (
         sys.byteorder == "little"
-        and metadata.zarr_format == 3
-        and isinstance(array.store_path.store, LocalStore)
+        and has_chunk_files(array)
         and len(codecs) == 2
         and isinstance(codecs[0], BytesCodec)
         and getattr(codecs[0].endian, "value", "little") == "little"
         and isinstance(codecs[1], BloscCodec)
         and array.order == "C"
-        and getattr(metadata, "chunk_key_encoding", None) is not None
-        and metadata.chunk_key_encoding.name == "default"
-        and metadata.chunk_key_encoding.separator == "/"
     )
 
 

@@ -198,6 +198,42 @@ def chunk_file(root: str, array_name: str, ndim: int, index: int) -> str:
     return os.path.join(root, array_name, "c", str(index), *(["0"] * (ndim - 1)))
 
 
+def has_chunk_files(array: zarr.Array) -> bool:
+    """Whether the chunks of ``array`` are files at the paths :func:`chunk_file` gives.
+
+    That is a zarr 3 array of a local store with default "/" chunk keys.
+    """
+    metadata = array.metadata
+    encoding = getattr(metadata, "chunk_key_encoding", None)
+    return (
+        metadata.zarr_format == 3
+        and isinstance(array.store_path.store, LocalStore)
+        and encoding is not None
+        and encoding.name == "default"
+        and encoding.separator == "/"
+    )
+
+
+def array_version(
+    group: Any, name: str
+) -> tuple[str, str, tuple[int, int, int]] | None:
+    """(store root, array key, identity of its ``zarr.json``) of a local array.
+
+    The identity changes when the array is rewritten or resized (zarr
+    replaces the file), so opened arrays can be kept under it. None where
+    ``group`` is not a local zarr group or ``name`` has no metadata file.
+    """
+    store = getattr(getattr(group, "store_path", None), "store", None)
+    if not isinstance(group, zarr.Group) or not isinstance(store, LocalStore):
+        return None
+    key = "/".join(part for part in (group.path, name) if part)
+    try:
+        stat = os.stat(os.path.join(str(store.root), key, "zarr.json"))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return str(store.root), key, (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
 def touched_chunks(selection: slice | np.ndarray, length: int) -> np.ndarray:
     """Chunk indices holding the selected rows (``length`` = chunk length)."""
     if isinstance(selection, slice):
@@ -212,26 +248,19 @@ def member(group: Any, name: str) -> Any:
 
     A read of a few showers looks up every per-shower array and record of
     the store, and each lookup through zarr costs a millisecond of GIL-bound
-    work; the opened arrays are kept, keyed by their metadata file, which a
-    rewritten or resized array replaces.
+    work; the opened (read-only) arrays are kept under :func:`array_version`.
     """
-    store = getattr(getattr(group, "store_path", None), "store", None)
-    if not isinstance(group, zarr.Group) or not isinstance(store, LocalStore):
-        return group[name]
-    key = "/".join(part for part in (group.path, name) if part)
-    try:
-        stat = os.stat(os.path.join(str(store.root), key, "zarr.json"))
-    except (FileNotFoundError, NotADirectoryError):
-        return group[name]  # a group, or nothing: zarr says which
-    identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    found = _opened_arrays.get((str(store.root), key, identity))
+    version = array_version(group, name)
+    if version is None:
+        return group[name]  # not local, a group, or nothing: zarr says which
+    found = _opened_arrays.get(version)
     if found is None:
         found = group[name]
         if isinstance(found, zarr.Array) and found.read_only:
             with _opened_lock:
                 if len(_opened_arrays) >= MAX_OPENED_ARRAYS:
                     _opened_arrays.clear()
-                _opened_arrays[(str(store.root), key, identity)] = found
+                _opened_arrays[version] = found
     return found
 
 
@@ -250,15 +279,12 @@ def is_raw_record(record: zarr.Array) -> bool:
     """
     codecs = getattr(record.metadata, "codecs", ())
     return (
-        isinstance(record.store_path.store, LocalStore)
+        has_chunk_files(record)
         and record.chunks == (1,)
         and record.dtype == np.uint8
         and record.fill_value == 0
         and len(codecs) == 1
         and isinstance(codecs[0], BytesCodec)
-        and getattr(record.metadata, "chunk_key_encoding", None) is not None
-        and record.metadata.chunk_key_encoding.name == "default"
-        and record.metadata.chunk_key_encoding.separator == "/"
     )
 
 

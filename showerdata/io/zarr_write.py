@@ -35,6 +35,7 @@ from .zarr_store import (
     FORMAT_NAME,
     LAYOUT_VERSION,
     LAYOUT_VERSION_ATTRIBUTE,
+    array_version,
     chunk_lock,
     mark_written,
     open_store,
@@ -237,19 +238,11 @@ def _writable(group: zarr.Group, name: str) -> zarr.Array:
 
     Every write task of a save writes the same arrays; opening them through
     zarr each time cost milliseconds of GIL-bound work per array and task.
-    The cache is keyed by the array's metadata file, which a rewritten array
-    replaces.
     """
-    store = group.store_path.store
-    if not isinstance(store, LocalStore):
-        return _open_writable(group, name)
-    root = str(store.root)
-    key = "/".join(part for part in (group.path, name) if part)
-    try:
-        stat = os.stat(os.path.join(root, key, "zarr.json"))
-    except (FileNotFoundError, NotADirectoryError):
-        return _open_writable(group, name)  # zarr says what is wrong
-    return _cached_writable(root, key, (stat.st_ino, stat.st_mtime_ns, stat.st_size))
+    version = array_version(group, name)
+    if version is None:
+        return _open_writable(group, name)  # not local, or zarr says what is wrong
+    return _cached_writable(*version)
 
 
 @functools.lru_cache(maxsize=64)
@@ -258,11 +251,10 @@ def _cached_writable(root: str, key: str, identity: tuple[int, int, int]) -> zar
 
 
 def _has_array(group: zarr.Group, name: str) -> bool:
-    store = group.store_path.store
-    if not isinstance(store, LocalStore):
-        return name in group
-    path = os.path.join(str(store.root), group.path, name, "zarr.json")
-    return os.path.exists(path)  # zarr's ``in`` reads the group's members
+    # zarr's ``in`` reads the group's members; a metadata file says as much.
+    if array_version(group, name) is not None:
+        return True
+    return not isinstance(group.store_path.store, LocalStore) and name in group
 
 
 def _open_writable(group: zarr.Group, name: str) -> zarr.Array:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .layout import ENERGY
+from .layout import ENERGY, has_suspect_value
 
 #: A vlen row's reference: sequence length (4 bytes), address of its global
 #: heap collection (8) and index in the collection (4); all zeros is an empty
@@ -137,12 +137,9 @@ def gather_heap_rows(
         else:
             view = out[target : target + values].view(np.uint8)
             view[:] = data[start : start + values * FLOAT_BYTES]
-        if features > 0:
-            bad = False
-            for t in range(target, target + values):
-                bad |= out[t] - out[t] != 0  # NaN for NaN and infinities
-            for t in range(target + ENERGY, target + values, features):
-                bad |= out[t] <= 0
-            if bad:
-                suspect[i] = 1
+        end = target + values
+        if features > 0 and has_suspect_value(
+            out, target, end, target + ENERGY, features
+        ):
+            suspect[i] = 1
     return -1, low, high

@@ -114,6 +114,26 @@ def first_invalid_shower(
     return -1, OK
 
 
+@njit(nogil=True, cache=True)
+def has_suspect_value(
+    values: np.ndarray, begin: int, end: int, first_energy: int, features: int
+) -> bool:
+    """Whether ``values[begin:end]`` (whole points) hold a value that is not
+    finite, or an energy (``first_energy``, then every ``features``) <= 0.
+
+    Those are the only real points `first_invalid_shower` rejects. Run over
+    values just copied, still in the cache, as a pass of its own so that the
+    copy stays a plain vectorised one: ``v - v`` is NaN for NaN and infinities.
+    """
+    suspect = False
+    for t in range(begin, end):
+        value = values[t]
+        suspect |= value - value != 0
+    for t in range(first_energy, end, features):
+        suspect |= values[t] <= 0
+    return suspect
+
+
 #: Flags `scatter_real_values` sets per row.
 PADDING_NOT_ZERO = 1
 SUSPECT_POINT = 2  # a real point with e <= 0 or a value that is not finite
@@ -150,15 +170,9 @@ def scatter_real_values(
         real = max(0, min(counts[i], width // features)) * features
         stop = min(max(real - j, 0), take)
         rows[i, j : j + stop] = values[k : k + stop]
-        # Screened in a second pass over the cached values, which keeps the copy
-        # a plain vectorised one: v - v is NaN for NaN and infinities.
-        suspect = False
-        for t in range(stop):
-            value = values[k + t]
-            suspect |= value - value != 0
-        for t in range((ENERGY - j) % features, stop, features):
-            suspect |= values[k + t] <= 0
-        if suspect:
+        if has_suspect_value(
+            values, k, k + stop, k + (ENERGY - j) % features, features
+        ):
             flags[i] |= SUSPECT_POINT
         for t in range(stop, take):
             value = values[k + t]
