@@ -115,9 +115,22 @@ showerdata.convert({str(tmp_path / "a.h5")!r}, {str(tmp_path / "b.zarr")!r})
 assert showers.compute().num_points.sum() > 0
 stored = showerdata.load({str(tmp_path / "b.zarr")!r}).persist()
 assert stored.compute().points.sum() > 0
-assert "distributed" not in sys.modules, "imported distributed"
-with dask.config.set(scheduler="sync"):  # the user's choice still holds
+with dask.config.set(scheduler="threads", num_workers=2):  # named, as users do
     showers.compute()
+    showerdata.load({str(tmp_path / "a.h5")!r}).chunk(8).compute()
+assert "distributed" not in sys.modules, "imported distributed"
+import threading
+from showerdata.ops.blocks import map_points
+threads = set()
+def record(points, shower_index, *, out=None):
+    threads.add(threading.get_ident())
+    if out is None:
+        return points.copy()
+    out[...] = points
+    return out
+with dask.config.set(scheduler="sync"):  # the user's choice still holds
+    map_points(showers, record).compute()
+assert threads == {{threading.get_ident()}}, threads
 print("ok")
 """
     done = subprocess.run(
