@@ -60,14 +60,18 @@ def test_blocks_decode_to_their_slice_of_the_data(settings):
     assert header is not None and header.nbytes == data.nbytes
     blocks = -(-header.nbytes // header.blocksize)
     assert blocks > 1
-    scratch = np.empty(header.blocksize, np.uint8)
-    decoded = bytearray()
-    for block in range(blocks):
-        size = blosc_frames.decode_block(frame, header, block, scratch)
-        decoded += scratch[:size].tobytes()
-    assert bytes(decoded) == data.tobytes()
+    for run in (1, 2, blocks):  # one block a call, pairs, all at once
+        scratch = np.empty(run * header.blocksize, np.uint8)
+        decoded = bytearray()
+        for block in range(0, blocks, run):
+            count = min(run, blocks - block)
+            size = blosc_frames.decode_blocks(frame, header, block, count, scratch)
+            decoded += scratch[:size].tobytes()
+        assert bytes(decoded) == data.tobytes()
     with pytest.raises(ValueError, match="not in the frame"):
-        blosc_frames.decode_block(frame, header, blocks, scratch)
+        blosc_frames.decode_blocks(frame, header, blocks, 1, scratch)
+    with pytest.raises(ValueError, match="do not fit"):
+        blosc_frames.decode_blocks(frame, header, 0, 2, scratch[: header.blocksize])
 
 
 def test_headers_that_cannot_be_a_frame_are_refused():

@@ -6,6 +6,7 @@ and damage must be reported as zarr reports it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 
 import numpy as np
@@ -15,6 +16,7 @@ from conftest import assert_showers_equal
 
 import showerdata
 from showerdata import ShowerDataError
+from showerdata.io import zarr_chunks
 from showerdata.io.blosc_frames import FrameHeader
 from showerdata.io.zarr_chunks import decodes_directly, read_points_into, read_rows_into
 from showerdata.io.zarr_store import written_chunks
@@ -34,8 +36,18 @@ def points(path):
     return zarr.open_group(path, mode="r")["showers"]
 
 
+@pytest.mark.parametrize("threaded_bytes", [0, 2**62])  # chunks in threads, or not
 @pytest.mark.parametrize("start, stop", [(0, N), (0, 32), (5, 70), (96, N), (129, N)])
-def test_rows_equal_zarr_bit_for_bit(store, start, stop):
+def test_rows_equal_zarr_bit_for_bit(store, start, stop, threaded_bytes, monkeypatch):
+    monkeypatch.setattr(zarr_chunks, "THREADED_READ_BYTES", threaded_bytes)
+    started = []
+    monkeypatch.setattr(
+        zarr_chunks,
+        "ThreadPoolExecutor",
+        lambda *a, **k: (
+            started.append(1) or concurrent.futures.ThreadPoolExecutor(*a, **k)
+        ),
+    )
     path, _ = store
     array = points(path)
     assert decodes_directly(array)
@@ -43,6 +55,8 @@ def test_rows_equal_zarr_bit_for_bit(store, start, stop):
     out = np.zeros((stop - start, P, 5), np.float32)
     assert read_points_into(array, start, out, counts) == 0
     assert out.tobytes() == array[start:stop].tobytes()
+    several_chunks = (stop - 1) // CHUNK > start // CHUNK
+    assert bool(started) == (several_chunks and threaded_bytes == 0)
 
 
 def test_load_reads_through_it(store):
@@ -214,10 +228,15 @@ def small_blocks(tmp_path, make_showers):
     return path, showers
 
 
+# Blocks decoded per call: one, three (a chunk ends inside a run), all.
+@pytest.mark.parametrize("run_bytes", [1, 3 * 68_000, 2**21])
 @pytest.mark.parametrize(
     "start, stop", [(0, N), (1, 2), (31, 33), (40, 41), (7, 100), (128, N)]
 )
-def test_rows_cut_across_blocks_equal_zarr_bit_for_bit(small_blocks, start, stop):
+def test_rows_cut_across_blocks_equal_zarr_bit_for_bit(
+    small_blocks, start, stop, run_bytes, monkeypatch
+):
+    monkeypatch.setattr(zarr_chunks, "DECODED_RUN_BYTES", run_bytes)
     path, showers = small_blocks
     array = points(path)
     header = FrameHeader.parse(np.fromfile(chunk_path(path, 0), np.uint8))

@@ -124,24 +124,25 @@ def compress_into(
     return int(size)
 
 
-def decode_block(
-    frame: np.ndarray, header: FrameHeader, block: int, out: np.ndarray
+def decode_blocks(
+    frame: np.ndarray, header: FrameHeader, first: int, count: int, out: np.ndarray
 ) -> int:
-    """Decode block ``block`` of ``frame`` into ``out``; returns its length in bytes.
+    """Decode blocks ``first : first + count`` of ``frame`` into ``out``.
 
-    ``out`` needs ``header.blocksize`` bytes (the last block may be shorter).
+    Returns the length of the decoded bytes; ``out`` needs ``count *
+    header.blocksize`` of them (the frame's last block may be shorter).
     """
     assert _FUNCTIONS is not None, "check AVAILABLE first"
-    first = block * header.blocksize
-    size = min(header.blocksize, header.nbytes - first)
-    if size <= 0 or out.nbytes < size or not out.flags.c_contiguous:
-        raise ValueError(f"block {block} is not in the frame or does not fit")
+    begin = first * header.blocksize
+    size = min(count * header.blocksize, header.nbytes - begin)
+    if count < 1 or size <= 0 or out.nbytes < size or not out.flags.c_contiguous:
+        raise ValueError(f"blocks {first}+{count} are not in the frame or do not fit")
     got = _FUNCTIONS[1](
         frame.ctypes.data,
-        first // header.typesize,
+        begin // header.typesize,
         size // header.typesize,
         out.ctypes.data,
     )
     if got != size:
-        raise ValueError(f"block {block} of the frame does not decode (error {got})")
+        raise ValueError(f"blocks {first}+{count} of the frame do not decode ({got})")
     return size

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -142,6 +140,7 @@ SUSPECT_POINT = 2  # a real point with e <= 0 or a value that is not finite
 @njit(nogil=True, cache=True)
 def scatter_real_values(
     values: np.ndarray,
+    bits: np.ndarray,
     offset: int,
     rows: np.ndarray,
     counts: np.ndarray,
@@ -151,7 +150,8 @@ def scatter_real_values(
     """Copy a run of stored values into the rows of a padded block they belong to.
 
     ``values`` are items ``offset, offset + 1, ...`` of ``rows`` (a block of
-    showers, one row of ``P * features`` items each) laid end to end; items
+    showers, one row of ``P * features`` items each) laid end to end, and
+    ``bits`` the same memory as unsigned integers of their width; items
     outside ``rows`` are skipped. Only the first ``counts[i]`` points of row
     ``i`` are written, so pages of ``rows`` that only padding would fill are
     never touched, except padding values that are not zero (-0.0 too: the
@@ -174,10 +174,25 @@ def scatter_real_values(
             values, k, k + stop, k + (ENERGY - j) % features, features
         ):
             flags[i] |= SUSPECT_POINT
-        for t in range(stop, take):
-            value = values[k + t]
-            if value != 0 or math.copysign(1.0, value) < 0:
-                rows[i, j + t] = value
-                flags[i] |= PADDING_NOT_ZERO
+        if any_bit_set(bits, k + stop, k + take):
+            for t in range(stop, take):
+                if bits[k + t] != 0:
+                    rows[i, j + t] = values[k + t]
+            flags[i] |= PADDING_NOT_ZERO
         k += take
         position += take
+
+
+@njit(nogil=True, cache=True)
+def any_bit_set(bits: np.ndarray, begin: int, end: int) -> bool:
+    """Whether ``bits[begin:end]`` has a non-zero item.
+
+    One OR over the run, which vectorises, rather than a test per value:
+    padding is almost always all zero bits.
+    """
+    if end <= begin:
+        return False
+    union = bits[begin]
+    for t in range(begin + 1, end):
+        union |= bits[t]
+    return union != 0
