@@ -115,6 +115,27 @@ def test_local_cluster_of_processes_gives_identical_outputs(
         assert_showers_equal(shower, showerdata.load(production["h5"])[123].compute())
 
 
+def kernels_are_set_up() -> Any:
+    """A function telling, on a worker, whether numba ran a kernel of ours there.
+
+    Made here so that it pickles by value: workers cannot import this module.
+    """
+
+    def set_up() -> bool:
+        from showerdata.kernels.layout import count_real_points
+
+        return bool(count_real_points.signatures)
+
+    return set_up
+
+
+def test_the_cli_cluster_sets_numba_up_before_the_first_task():
+    from showerdata.execution import ExecutionOptions, execution
+
+    with execution(ExecutionOptions(workers=1, progress=False)) as run:
+        assert set(run.client.run(kernels_are_set_up()).values()) == {True}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -163,12 +184,15 @@ def test_command_line_scheduler_and_two_workers(production, reference, tmp_path)
                         "--host",
                         "127.0.0.1",
                         "--no-dashboard",
+                        "--preload",
+                        "showerdata.workers",
                     ],
                     **common,
                 )
             )
         with Client(address, timeout=60) as client:
             _wait_for_workers(client, 2, timeout=60)
+            assert set(client.run(kernels_are_set_up()).values()) == {True}
             check_job_on_client(client, production, reference, tmp_path)
     finally:
         for process in processes[::-1]:
