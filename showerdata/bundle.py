@@ -22,8 +22,8 @@ from .buffers import zeros
 from .graphs import (
     compute,
     compute_into,
-    default_local_scheduler,
     filling,
+    local_scheduler,
     persist,
     rechunk,
 )
@@ -127,7 +127,7 @@ class Bundle:
         # Not np.empty: numpy advises huge pages, and fresh huge pages cost up
         # to 10x the small pages of a map (see showerdata.buffers).
         out = {n: zeros(a.shape, a.dtype) for n, a in fields.items()}
-        scheduler = default_local_scheduler() or dask.base.get_scheduler(
+        scheduler = local_scheduler() or dask.base.get_scheduler(
             collections=list(fields.values())
         )
         if scheduler in (dask.threaded.get, dask.local.get_sync):

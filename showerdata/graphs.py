@@ -18,7 +18,7 @@ from dask.highlevelgraph import HighLevelGraph
 from dask.utils import funcname
 
 
-def default_local_scheduler() -> Callable[..., Any] | None:
+def local_scheduler() -> Callable[..., Any] | None:
     """The scheduler dask would pick, where it runs in this process; else None.
 
     To pick one, dask imports distributed (0.3 to 0.4 s in a fresh process)
@@ -49,7 +49,7 @@ def persist(*collections: Any, **kwargs: Any) -> tuple[Any, ...]:
 
 
 def _naming_scheduler(kwargs: dict[str, Any]) -> dict[str, Any]:
-    if "scheduler" not in kwargs and (local := default_local_scheduler()) is not None:
+    if "scheduler" not in kwargs and (local := local_scheduler()) is not None:
         return {**kwargs, "scheduler": local}
     return kwargs
 
