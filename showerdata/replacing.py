@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import uuid
 from collections.abc import Iterator
@@ -44,3 +46,47 @@ def write_file(path: str, data: bytes | memoryview | np.ndarray) -> None:
     with replacing(path) as partial, open(partial, "wb") as handle:
         for first in range(0, len(view), WRITE_PIECE_BYTES):
             handle.write(view[first : first + WRITE_PIECE_BYTES])
+
+
+def _renameat2() -> ctypes._CFuncPtr | None:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux, or a C library before glibc 2.28
+        return None
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    function.restype = ctypes.c_int
+    return function
+
+
+_RENAMEAT2 = _renameat2()
+_AT_FDCWD = -100  # paths relative to the working directory, as os.replace takes them
+_RENAME_EXCHANGE = 2
+#: What renameat2 answers where the kernel or the file system cannot exchange.
+_CANNOT_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+
+
+def exchange(first: str, second: str) -> bool:
+    """Swap two existing paths (files or directories) in one step, if the system can.
+
+    Linux's ``renameat2(RENAME_EXCHANGE)``: a directory replaced this way is
+    never missing, as it is between the two renames that replacing a
+    non-empty directory otherwise takes. Returns False, having changed
+    nothing, where the system or the file system (e.g. NFS) cannot.
+    """
+    if _RENAMEAT2 is None:
+        return False
+    done = _RENAMEAT2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if done == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in _CANNOT_EXCHANGE:
+        return False
+    raise OSError(error, os.strerror(error), first, None, second)

@@ -81,3 +81,24 @@ def assert_showers_equal(
         assert a.dtype == e.dtype, name
         assert a.shape == e.shape, name
         assert a.tobytes() == e.tobytes(), name
+
+
+#: File systems whose Linux drivers swap two paths in one rename
+#: (renameat2 RENAME_EXCHANGE).
+EXCHANGING_FILE_SYSTEMS = {"ext4", "xfs", "btrfs", "tmpfs", "f2fs"}
+
+
+def can_exchange_in(directory: Path) -> bool:
+    """Whether ``directory`` is on Linux, on a file system known to swap paths.
+
+    Read from /proc/self/mountinfo, independently of the code under test.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    device = os.stat(directory).st_dev
+    wanted = f"{os.major(device)}:{os.minor(device)}"
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if fields[2] == wanted:
+            return fields[fields.index("-") + 1] in EXCHANGING_FILE_SYSTEMS
+    return False

@@ -6,8 +6,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import can_exchange_in
 
-from showerdata.replacing import WRITE_PIECE_BYTES, replacing, write_file
+from showerdata.replacing import WRITE_PIECE_BYTES, exchange, replacing, write_file
 
 
 def test_write_file_writes_every_byte_of_many_pieces(tmp_path):
@@ -31,3 +32,19 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
         raise RuntimeError("killed")
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["plot.png"]
+
+
+def test_exchange_swaps_two_directories_in_one_step(tmp_path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "a").write_bytes(b"old")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "b").write_bytes(b"new")
+    swapped = exchange(str(tmp_path / "new"), str(tmp_path / "old"))
+    # Linux (3.15+) and its local file systems can; elsewhere nothing moves.
+    assert swapped or not can_exchange_in(tmp_path)
+    first, second = ("new", "old") if swapped else ("old", "new")
+    assert os.listdir(tmp_path / first) == ["a"]
+    assert os.listdir(tmp_path / second) == ["b"]
+    if swapped:  # a path that is not there is an error, not a False
+        with pytest.raises(FileNotFoundError):
+            exchange(str(tmp_path / "gone"), str(tmp_path / "old"))

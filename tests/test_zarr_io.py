@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 import zarr
-from conftest import FIXTURES, assert_showers_equal
+from conftest import FIXTURES, assert_showers_equal, can_exchange_in
 
 import showerdata
 from showerdata import ShowerDataError, ShowerDataFile
@@ -370,6 +370,32 @@ def test_existing_store_is_kept_without_overwrite_and_on_failure(stored, make_sh
         showerdata.save(bad, path, overwrite=True)
     assert_showers_equal(showerdata.load(path).compute(), showers)
     assert not (path.parent / f".{path.name}.partial").exists()
+
+
+@pytest.mark.parametrize("can_exchange", [True, False])
+def test_overwriting_a_store_never_leaves_its_path_empty(
+    stored, make_showers, monkeypatch, can_exchange
+):
+    from showerdata.io import zarr_write
+
+    path, _ = stored
+    new = make_showers(n=12)
+    renamed_away = []
+    replace = os.replace
+
+    def watched_replace(source, destination):
+        renamed_away.append(os.path.abspath(source) == os.path.abspath(path))
+        replace(source, destination)
+
+    monkeypatch.setattr(zarr_write.os, "replace", watched_replace)
+    if not can_exchange:
+        monkeypatch.setattr(zarr_write, "exchange", lambda first, second: False)
+    showerdata.save(new, path, overwrite=True)
+    assert_showers_equal(showerdata.load(path).compute(), new)
+    # The old store is moved away first only where the system cannot swap.
+    swaps = can_exchange and can_exchange_in(path.parent)
+    assert any(renamed_away) == (not swaps)
+    assert sorted(os.listdir(path.parent)) == [path.name]  # nothing left beside it
 
 
 def test_store_names_in_json_are_plain(stored):

@@ -26,6 +26,7 @@ from .._version import __version__
 from ..config import showers_per_chunk
 from ..errors import ShowerDataError
 from ..ragged import zero_padding
+from ..replacing import exchange
 from .handles import forget
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 from .zarr_chunks import write_whole_chunks
@@ -81,10 +82,18 @@ def _remove(path: str) -> None:
 
 
 def commit(partial: str, path: str) -> None:
-    """Move a finished store from ``partial`` to ``path``, replacing what was there."""
+    """Move a finished store from ``partial`` to ``path``, replacing what was there.
+
+    Where the system can, the old store and the new one swap places in one
+    step, so that ``path`` is never missing; elsewhere the old one is renamed
+    away first.
+    """
     forget(path)
     if not os.path.exists(path):
         os.replace(partial, path)
+        return
+    if exchange(partial, path):
+        _remove(partial)  # the old store, now
         return
     directory, name = os.path.split(os.path.abspath(path))
     old = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:8]}.replaced")
