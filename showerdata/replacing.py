@@ -6,7 +6,7 @@ import ctypes
 import errno
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -48,7 +48,7 @@ def write_file(path: str, data: bytes | memoryview | np.ndarray) -> None:
             handle.write(view[first : first + WRITE_PIECE_BYTES])
 
 
-def _renameat2() -> ctypes._CFuncPtr | None:
+def _renameat2() -> Callable[..., int] | None:
     try:
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):  # not Linux, or a C library before glibc 2.28
