@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -28,6 +27,7 @@ import numpy as np
 from ._version import __version__
 from .execution import Execution, ExecutionOptions, execution
 from .inspection import describe_file, verify_file
+from .replacing import remove
 
 #: Attributes that describe the file rather than the showers (which version or
 #: format wrote it, what else it holds): not carried to a file derived from it.
@@ -78,13 +78,6 @@ def _check_output(path: str, overwrite: bool, inputs: Iterable[str] = ()) -> Non
         )
 
 
-def _remove(path: str) -> None:
-    if os.path.isdir(path):
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.exists(path):
-        os.remove(path)
-
-
 def _carried_metadata(paths: Sequence[str]) -> dict[str, Any]:
     """Root attributes every input has with the same value (see NOT_CARRIED)."""
     from .io.api import load_metadata
@@ -131,7 +124,9 @@ def _set_metadata(output: str, metadata: dict[str, Any]) -> None:
     try:
         add_metadata(output, metadata)
     except BaseException:
-        _remove(output)  # a file without its attributes would mislead
+        remove(
+            output, ignore_errors=True
+        )  # a file without its attributes would mislead
         raise
 
 

@@ -1,10 +1,11 @@
-"""Writing a file so that readers see the old one or the new one, never a part."""
+"""Writing files and directories so readers see the old or the new, never a part."""
 
 from __future__ import annotations
 
 import ctypes
 import errno
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -90,3 +91,31 @@ def exchange(first: str, second: str) -> bool:
     if error in _CANNOT_EXCHANGE:
         return False
     raise OSError(error, os.strerror(error), first, None, second)
+
+
+def replace_directory(new: str, path: str) -> None:
+    """Move ``new`` to ``path``, replacing (and removing) what was there.
+
+    Where the system can, the two swap places in one step (:func:`exchange`),
+    so that ``path`` is never missing; elsewhere the old one is renamed away
+    first, under a hidden ``.<name>.<hex>.replaced`` name.
+    """
+    if not os.path.exists(path):
+        os.replace(new, path)
+        return
+    if exchange(new, path):
+        remove(new)  # the old one, now
+        return
+    directory, name = os.path.split(os.path.abspath(path))
+    old = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:8]}.replaced")
+    os.replace(path, old)
+    os.replace(new, path)
+    remove(old)
+
+
+def remove(path: str, ignore_errors: bool = False) -> None:
+    """Remove the file or directory tree at ``path``, if there is one."""
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=ignore_errors)
+    elif os.path.exists(path):
+        os.remove(path)

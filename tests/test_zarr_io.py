@@ -376,7 +376,7 @@ def test_existing_store_is_kept_without_overwrite_and_on_failure(stored, make_sh
 def test_overwriting_a_store_never_leaves_its_path_empty(
     stored, make_showers, monkeypatch, can_exchange
 ):
-    from showerdata.io import zarr_write
+    from showerdata import replacing
 
     path, _ = stored
     new = make_showers(n=12)
@@ -387,9 +387,9 @@ def test_overwriting_a_store_never_leaves_its_path_empty(
         renamed_away.append(os.path.abspath(source) == os.path.abspath(path))
         replace(source, destination)
 
-    monkeypatch.setattr(zarr_write.os, "replace", watched_replace)
+    monkeypatch.setattr(replacing.os, "replace", watched_replace)
     if not can_exchange:
-        monkeypatch.setattr(zarr_write, "exchange", lambda first, second: False)
+        monkeypatch.setattr(replacing, "exchange", lambda first, second: False)
     showerdata.save(new, path, overwrite=True)
     assert_showers_equal(showerdata.load(path).compute(), new)
     # The old store is moved away first only where the system cannot swap.

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 
 from ..errors import MissingDataError
+from ..replacing import remove
 from .api import (
     STORE_ATTRIBUTES,
     PathLike,
@@ -72,10 +72,7 @@ def convert(
         else:
             os.replace(working, destination)
     finally:
-        if os.path.isdir(working):
-            shutil.rmtree(working)
-        elif os.path.exists(working):
-            os.remove(working)
+        remove(working)
 
 
 def _copy(source: str, destination: str, progress: bool) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -26,7 +24,7 @@ from .._version import __version__
 from ..config import showers_per_chunk
 from ..errors import ShowerDataError
 from ..ragged import zero_padding
-from ..replacing import exchange
+from ..replacing import remove, replace_directory
 from .handles import forget
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 from .zarr_chunks import write_whole_chunks
@@ -74,37 +72,19 @@ def check_destination(path: str | os.PathLike[str], overwrite: bool) -> str:
     return path
 
 
-def _remove(path: str) -> None:
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.exists(path):
-        os.remove(path)
-
-
 def commit(partial: str, path: str) -> None:
     """Move a finished store from ``partial`` to ``path``, replacing what was there.
 
     Where the system can, the old store and the new one swap places in one
-    step, so that ``path`` is never missing; elsewhere the old one is renamed
-    away first.
+    step, so that ``path`` is never missing (see :func:`.replacing.exchange`).
     """
     forget(path)
-    if not os.path.exists(path):
-        os.replace(partial, path)
-        return
-    if exchange(partial, path):
-        _remove(partial)  # the old store, now
-        return
-    directory, name = os.path.split(os.path.abspath(path))
-    old = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:8]}.replaced")
-    os.replace(path, old)
-    os.replace(partial, path)
-    _remove(old)
+    replace_directory(partial, path)
 
 
 def new_store(path: str) -> zarr.Group:
     """An empty showerdata group at ``path`` (replacing whatever is there)."""
-    _remove(path)
+    remove(path)
     return zarr.open_group(
         path,
         mode="w",
@@ -136,7 +116,7 @@ def new_file(
     try:
         yield group
     except Exception:
-        _remove(partial)
+        remove(partial)
         raise
     commit(partial, path)
 
@@ -340,10 +320,4 @@ def write_fields(
 def replace_group(group: zarr.Group, staging: str, name: str) -> None:
     """Move the group ``staging`` to ``name``, replacing a group of that name."""
     root = os.path.abspath(str(group.store.root))  # type: ignore[attr-defined]
-    if name in group:
-        old = f".{name}.{uuid.uuid4().hex[:8]}.replaced"
-        os.replace(os.path.join(root, name), os.path.join(root, old))
-        os.replace(os.path.join(root, staging), os.path.join(root, name))
-        _remove(os.path.join(root, old))
-    else:
-        os.replace(os.path.join(root, staging), os.path.join(root, name))
+    replace_directory(os.path.join(root, staging), os.path.join(root, name))
