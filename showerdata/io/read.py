@@ -39,7 +39,10 @@ SHOWER_DTYPES = {name: dtype for name, (dtype, _) in PER_SHOWER.items()}
 
 def require_dataset(file: Any, name: str, path: str) -> Any:
     """Dataset ``name`` of an HDF5 file or zarr group, or :class:`MissingDataError`."""
-    item = file.get(name)
+    try:
+        item = member(file, name)
+    except KeyError:
+        item = None
     if item is None:
         raise MissingDataError(
             f"file '{path}': dataset '{name}' not found (not a showerdata file, or "

@@ -90,16 +90,22 @@ def open_store(path: str | os.PathLike[str], mode: str = "r") -> zarr.Group:
             f"{FORMAT_ATTRIBUTE} = '{FORMAT_NAME}')",
             path=path,
         )
-    check_plain_arrays(group, path)
+    arrays = check_plain_arrays(group, path)
+    if mode == "r":
+        # The listing read every array's metadata already (concurrently, in
+        # one call): keep the arrays, so that the reads that follow do not
+        # look each one up again through zarr (a millisecond or more each).
+        remember_arrays(group, arrays)
     return group
 
 
-def check_plain_arrays(group: zarr.Group, path: str) -> None:
+def check_plain_arrays(group: zarr.Group, path: str) -> dict[str, zarr.Array]:
     """Refuse a store unless every array is numbers stored with :data:`SAFE_CODECS`.
 
     Checked on opening, before any chunk is decoded: reading an untrusted
     store must never run code it carries, and a store we did not write gets
-    an error naming the array instead of one from deep inside zarr.
+    an error naming the array instead of one from deep inside zarr. Returns
+    the arrays, by path within the group.
     """
     if group.metadata.zarr_format != 3:
         raise ShowerDataError(
@@ -119,9 +125,8 @@ def check_plain_arrays(group: zarr.Group, path: str) -> None:
         raise ShowerDataError(
             f"has array metadata that cannot be read safely: {error}", path=path
         ) from None
-    for name, node in members:
-        if not isinstance(node, zarr.Array):
-            continue
+    arrays = {name: node for name, node in members if isinstance(node, zarr.Array)}
+    for name, node in arrays.items():
         metadata = node.metadata
         if metadata.zarr_format != 3:
             raise ShowerDataError(
@@ -149,6 +154,7 @@ def check_plain_arrays(group: zarr.Group, path: str) -> None:
                 path=path,
                 dataset=name,
             )
+    return arrays
 
 
 def _codec_names(codecs: Any) -> set[str]:
@@ -237,6 +243,11 @@ def array_version(
 def touched_chunks(selection: slice | np.ndarray, length: int) -> np.ndarray:
     """Chunk indices holding the selected rows (``length`` = chunk length)."""
     if isinstance(selection, slice):
+        if selection.step in (None, 1):  # contiguous rows: no array of them
+            if selection.stop <= selection.start:
+                return np.empty(0, np.int64)
+            length = max(length, 1)
+            return np.arange(selection.start // length, -(-selection.stop // length))
         rows = np.arange(selection.start, selection.stop, selection.step)
     else:
         rows = np.asarray(selection)
@@ -257,11 +268,23 @@ def member(group: Any, name: str) -> Any:
     if found is None:
         found = group[name]
         if isinstance(found, zarr.Array) and found.read_only:
-            with _opened_lock:
-                if len(_opened_arrays) >= MAX_OPENED_ARRAYS:
-                    _opened_arrays.clear()
-                _opened_arrays[version] = found
+            _remember(version, found)
     return found
+
+
+def remember_arrays(group: zarr.Group, arrays: dict[str, zarr.Array]) -> None:
+    """Keep read-only ``arrays`` of ``group`` (by path within it) for :func:`member`."""
+    for name, array in arrays.items():
+        version = array_version(group, name)
+        if version is not None and array.read_only:
+            _remember(version, array)
+
+
+def _remember(version: tuple[str, str, tuple[int, int, int]], array: Any) -> None:
+    with _opened_lock:
+        if len(_opened_arrays) >= MAX_OPENED_ARRAYS:
+            _opened_arrays.clear()
+        _opened_arrays[version] = array
 
 
 #: Opened arrays kept by :func:`member` (a store has about ten).
