@@ -178,18 +178,17 @@ def _check_chunks(
     Raises the problem of the first bad chunk in file order, even when a later
     chunk of the same window failed first. Returns the number of chunks.
     """
-    from tqdm.auto import tqdm
-
     from .graphs import compute_chunks
     from .io.streaming import chunks_in_flight
+    from .progress import progress_bar
 
     names, arrays = list(fields), list(fields.values())
     lengths = arrays[0].chunks[0]
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(int).tolist()
 
     window = chunks_in_flight()
-    with tqdm(
-        total=starts[-1], unit="showers", desc=description, disable=not progress
+    with progress_bar(
+        progress, total=starts[-1], unit="showers", desc=description
     ) as bar:
         for first in range(0, len(lengths), window):
             group = range(first, min(first + window, len(lengths)))

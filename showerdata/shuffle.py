@@ -28,7 +28,6 @@ from typing import Any
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
-from tqdm.auto import tqdm
 
 from .config import chunk_lengths, showers_per_chunk
 from .errors import ShowerDataError
@@ -36,6 +35,7 @@ from .graphs import lazy_from_tasks
 from .io.api import get_file_shape, load, save
 from .io.formats import is_zarr
 from .io.layout import PER_SHOWER
+from .progress import progress_bar
 from .ragged import row_lengths, split_rows
 from .showers import Showers
 
@@ -365,9 +365,7 @@ def copy_rows(
     files = [cached_reader(s.path) for s in sources]
     with (
         new_file(output, overwrite) as out,
-        tqdm(
-            total=total, unit="showers", desc="shuffling", disable=not progress
-        ) as bar,
+        progress_bar(progress, total=total, unit="showers", desc="shuffling") as bar,
     ):
         create_showers_layout(out, shape)
         for plan in plans:

@@ -16,10 +16,10 @@ from typing import Any
 
 import dask
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..bundle import is_lazy_array
 from ..graphs import compute_chunks
+from ..progress import progress_bar
 
 WINDOW_KEY = "showerdata.chunks-in-flight"
 
@@ -64,7 +64,7 @@ def iter_blocks(
     """
     names = list(fields)
     length = len(next(iter(fields.values())))
-    bar = tqdm(total=length, unit="showers", desc=description, disable=not progress)
+    bar = progress_bar(progress, total=length, unit="showers", desc=description)
     try:
         if not any(is_lazy_array(f) for f in fields.values()):
             for start in range(0, length, chunk_length):

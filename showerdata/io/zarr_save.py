@@ -24,14 +24,14 @@ from dask.base import tokenize
 from dask.callbacks import Callback
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
-from tqdm.auto import tqdm
 
 from ..bundle import is_lazy_array
 from ..errors import ShowerDataError
 from ..graphs import compute, rechunk
+from ..progress import progress_bar
 from .layout import points_dataset_names
 from .streaming import active_client
-from .zarr_store import CHUNKS_WRITTEN, open_store, store_identity
+from .zarr_store import CHUNKS_WRITTEN, open_store, store_identity, written_chunks
 from .zarr_write import (
     create_particles_layout,
     create_showers_layout,
@@ -124,11 +124,12 @@ def save_to_store(
             create_showers_layout(group, shape, chunk_length=chunk)
         else:
             create_particles_layout(group, length, chunk_length=chunk)
-        written = group[CHUNKS_WRITTEN][:].astype(bool)
-        todo = [i for i in range(len(written)) if not written[i]]
+        record = group[CHUNKS_WRITTEN]
+        everything = np.arange(record.shape[0])
+        todo = everything[~written_chunks(record, everything)].tolist()
         root = str(group.store.root)  # type: ignore[attr-defined]
         write_blocks(fields, root, 0, chunk, todo, progress)
-        if not group[CHUNKS_WRITTEN][:].all():
+        if not written_chunks(record, everything).all():
             raise ShowerDataError("not every chunk was written", path=path)
 
 
@@ -184,7 +185,7 @@ def write_blocks(
     done = count - sum(lengths[i] for i in blocks)
     threads = int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
     with (
-        tqdm(total=count, initial=done, unit="showers", disable=not progress) as bar,
+        progress_bar(progress, total=count, initial=done, unit="showers") as bar,
         ThreadPoolExecutor(threads, thread_name_prefix="showerdata-zarr") as pool,
     ):
         for written in pool.map(write, blocks):
@@ -228,7 +229,7 @@ def write_tasks(
 class _CountWrites(Callback):
     """Advance a progress bar as write tasks finish (local schedulers)."""
 
-    def __init__(self, bar: tqdm) -> None:
+    def __init__(self, bar: Any) -> None:
         super().__init__()
         self.bar = bar
 
@@ -241,8 +242,8 @@ def run_writes(tasks: list[Delayed], total: int, progress: bool, done: int = 0) 
     """Run write tasks on the active scheduler, with a progress bar of showers."""
     if not tasks:
         return
-    bar = tqdm(
-        total=total, initial=done, unit="showers", desc="writing", disable=not progress
+    bar = progress_bar(
+        progress, total=total, initial=done, unit="showers", desc="writing"
     )
     try:
         client = active_client()
