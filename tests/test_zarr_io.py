@@ -431,3 +431,42 @@ def test_showers_without_points_round_trip(tmp_path):
     )
     showerdata.save(empty, tmp_path / "empty.zarr")
     assert showerdata.load(tmp_path / "empty.zarr").compute() == empty
+
+
+def test_reads_after_opening_look_no_array_up_again(stored, monkeypatch):
+    path, showers = stored
+    from showerdata.io.handles import cached_reader
+    from showerdata.io.zarr_store import member
+
+    group = cached_reader(path)  # opens the store: its check lists every array
+
+    def looked_up(self, name):
+        raise AssertionError(f"'{name}' was looked up through zarr again")
+
+    monkeypatch.setattr(zarr.Group, "__getitem__", looked_up)
+    for name in ("showers", "num_points", "energies", CHUNKS_WRITTEN):
+        assert member(group, name).shape[0] in (37, 4)
+    lazy = showerdata.load(path)
+    np.testing.assert_array_equal(lazy[5:30].compute().points, showers.points[5:30])
+
+
+def test_a_replaced_store_is_not_read_through_the_arrays_kept(stored, make_showers):
+    path, _ = stored
+    from showerdata.io.handles import cached_reader
+
+    cached_reader(path)  # keeps the arrays of this version of the store
+    other = make_showers(n=23, max_points=25, num_features=5, seed=9)
+    showerdata.save(other.chunk(7), path, overwrite=True)
+    assert_showers_equal(showerdata.load(path).compute(), other)
+
+
+@pytest.mark.parametrize(
+    "rows", [slice(0, 37), slice(9, 10), slice(10, 21), slice(5, 5), slice(3, 30, 1)]
+)
+def test_chunks_touched_by_a_slice_are_those_of_its_rows(rows):
+    from showerdata.io.zarr_store import touched_chunks
+
+    every_row = np.arange(rows.start, rows.stop)
+    expected = np.unique(every_row // 10)
+    np.testing.assert_array_equal(touched_chunks(rows, 10), expected)
+    np.testing.assert_array_equal(touched_chunks(every_row, 10), expected)

@@ -529,7 +529,7 @@ def rows_selection(path: str, num_rows: int, start: int, stop: int | None) -> sl
 def default_chunk_length(header: PointsHeader, max_points: int) -> int:
     """Showers per dask chunk: a zarr store's own chunks, else ~chunk-bytes."""
     if header.dense:
-        return int(cached_reader(header.path)[header.rows].chunks[0])
+        return int(member(cached_reader(header.path), header.rows).chunks[0])
     return showers_per_chunk(max_points, header.num_features)
 
 

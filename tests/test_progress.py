@@ -1,0 +1,27 @@
+"""Progress bars: shown where asked for, and nothing at all otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+import showerdata
+from showerdata.progress import progress_bar
+
+
+def test_a_hidden_bar_accepts_the_calls_of_a_shown_one(capsys):
+    with progress_bar(False, total=3, unit="showers") as bar:
+        bar.update(2)
+    progress_bar(False, total=1).close()
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".zarr"])
+@pytest.mark.parametrize("lazy", [True, False])
+def test_save_draws_a_bar_only_when_asked(tmp_path, make_showers, capsys, suffix, lazy):
+    showers = make_showers(n=30, max_points=10, num_features=4)
+    data = showers.chunk(10) if lazy else showers
+    showerdata.save(data, tmp_path / f"quiet{suffix}")
+    assert "showers" not in capsys.readouterr().err
+    showerdata.save(data, tmp_path / f"loud{suffix}", progress=True)
+    err = capsys.readouterr().err
+    assert "30/30" in err and "showers" in err
