@@ -488,3 +488,24 @@ def test_empty_blocks(num_features) -> None:
         assert result.num_points_per_layer.shape == (n, NUM_LAYERS)
         assert result.energy_per_radial_bin.shape == (n, 200)
         assert result.center_of_energy.shape == (n, 3)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_screening_kernels_match_numpy_on_any_run(seed) -> None:
+    from showerdata.kernels.layout import any_bit_set, has_suspect_value
+
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.1, 1.0, 60).astype(np.float32)
+    bad = rng.integers(0, 60, 2)
+    values[bad[0]] = rng.choice([np.nan, np.inf, -np.inf, -0.5, 0.0])
+    bits = np.zeros(60, np.uint32)
+    bits[bad[1]] = 1
+    for begin in range(0, 60, 7):
+        for end in range(begin, 61, 5):
+            for first_energy in range(begin, min(begin + 5, 60)):
+                run = values[begin:end]
+                energies = values[first_energy:end:5]
+                expected = bool((~np.isfinite(run)).any() or (energies <= 0).any())
+                got = has_suspect_value(values, begin, end, first_energy, 5)
+                assert got == expected, (begin, end, first_energy)
+            assert any_bit_set(bits, begin, end) == bool(bits[begin:end].any())

@@ -122,13 +122,18 @@ def has_suspect_value(
     Those are the only real points `first_invalid_shower` rejects. Run over
     values just copied, still in the cache, as a pass of its own so that the
     copy stays a plain vectorised one: ``v - v`` is NaN for NaN and infinities.
+    The loops index slices from 0: indices that numba cannot prove
+    non-negative keep a wraparound check that stops the loop vectorising
+    (8.7 GB/s against 18.8 GB/s here).
     """
+    run = values[begin:end]
     suspect = False
-    for t in range(begin, end):
-        value = values[t]
+    for t in range(len(run)):
+        value = run[t]
         suspect |= value - value != 0
-    for t in range(first_energy, end, features):
-        suspect |= values[t] <= 0
+    energies = values[first_energy:end:features]
+    for t in range(len(energies)):
+        suspect |= energies[t] <= 0
     return suspect
 
 
@@ -187,12 +192,14 @@ def scatter_real_values(
 def any_bit_set(bits: np.ndarray, begin: int, end: int) -> bool:
     """Whether ``bits[begin:end]`` has a non-zero item.
 
-    One OR over the run, which vectorises, rather than a test per value:
-    padding is almost always all zero bits.
+    One OR over the run rather than a test per value: padding is almost
+    always all zero bits. Indexed from 0 in a slice so that it vectorises
+    (see `has_suspect_value`): 38 GB/s against 8.7 GB/s here.
     """
     if end <= begin:
         return False
-    union = bits[begin]
-    for t in range(begin + 1, end):
-        union |= bits[t]
+    run = bits[begin:end]
+    union = run[0]
+    for t in range(1, len(run)):
+        union |= run[t]
     return union != 0
