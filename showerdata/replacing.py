@@ -9,7 +9,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,10 +43,15 @@ WRITE_PIECE_BYTES = 16 * 2**10
 
 def write_file(path: str, data: bytes | memoryview | np.ndarray) -> None:
     """Write ``data`` to ``path`` through :func:`replacing`, in modest pieces."""
-    view = memoryview(data).cast("B")
     with replacing(path) as partial, open(partial, "wb") as handle:
-        for first in range(0, len(view), WRITE_PIECE_BYTES):
-            handle.write(view[first : first + WRITE_PIECE_BYTES])
+        write_in_pieces(handle, data)
+
+
+def write_in_pieces(handle: BinaryIO, data: bytes | memoryview | np.ndarray) -> None:
+    """``handle.write(data)`` in calls of :data:`WRITE_PIECE_BYTES`."""
+    view = memoryview(data).cast("B")
+    for first in range(0, len(view), WRITE_PIECE_BYTES):
+        handle.write(view[first : first + WRITE_PIECE_BYTES])
 
 
 def _renameat2() -> Callable[..., int] | None:

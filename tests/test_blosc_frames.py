@@ -85,3 +85,47 @@ def test_headers_that_cannot_be_a_frame_are_refused():
     assert FrameHeader.parse(garbled) is None
     garbled[8:12] = np.frombuffer(np.uint32(2**31).tobytes(), np.uint8)
     assert FrameHeader.parse(garbled) is None  # blocks larger than the data
+
+
+def _frame(values: np.ndarray) -> np.ndarray:
+    out = np.empty(values.nbytes + blosc_frames.MAX_OVERHEAD + 2**20, np.uint8)
+    size = blosc_frames.compress_into(
+        values,
+        out,
+        cname="lz4",
+        clevel=3,
+        shuffle=Blosc.SHUFFLE,
+        typesize=4,
+        blocksize=0,
+    )
+    return out[:size].copy()
+
+
+def test_spliced_pieces_make_the_frame_of_the_whole():
+    values = np.repeat(np.arange(300_000, dtype=np.float32), 2)  # 2.4 MB
+    whole = _frame(values)
+    block = blosc_frames.FrameHeader.parse(whole).blocksize // 4  # items
+    splicer = blosc_frames.FrameSplicer(values.nbytes)
+    pieces = [values[: 4 * block], values[4 * block :]]
+    data = [splicer.add(_frame(p), 2**30) for p in pieces]
+    assert all(d is not None for d in data)
+    spliced = splicer.head() + b"".join(bytes(d) for d in data)
+    assert spliced == bytes(whole)
+
+
+def test_pieces_that_cannot_make_the_whole_frame_are_refused():
+    values = np.repeat(np.arange(300_000, dtype=np.float32), 2)
+    block = blosc_frames.FrameHeader.parse(_frame(values)).blocksize // 4
+    # A first piece within one block: its blocks may be cut to its size.
+    assert (
+        blosc_frames.FrameSplicer(values.nbytes).add(_frame(values[:100]), 2**30)
+        is None
+    )
+    # A piece of part of a block that is not the last one.
+    splicer = blosc_frames.FrameSplicer(values.nbytes)
+    assert splicer.add(_frame(values[: 2 * block + 7]), 2**30) is None
+    # Not every piece in yet, or a piece compressed short of room.
+    splicer = blosc_frames.FrameSplicer(values.nbytes)
+    assert splicer.add(_frame(values[: 2 * block]), 2**30) is not None
+    assert splicer.head() is None
+    assert splicer.add(_frame(values[2 * block :]), 16) is None

@@ -309,3 +309,113 @@ def test_arrays_are_opened_once_per_version_of_their_metadata(store):
     writable["energies"].resize((N + 5, 1))  # rewrites its metadata
     resized = member(zarr.open_group(path, mode="r"), "energies")
     assert resized is not first and resized.shape == (N + 5, 1)
+
+
+# -- a chunk in pieces ---------------------------------------------------------------
+
+
+def _padded(rows, max_points, features, seed, noise=False):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, max_points + 1, rows)
+    counts[0] = max_points  # one full row
+    block = np.zeros((rows, max_points, features), np.float32)
+    for i, count in enumerate(counts):
+        block[i, :count] = rng.uniform(0.1, 10.0, (count, features))
+    if noise:  # incompressible bytes: the frame is stored as is
+        block = rng.integers(0, 2**32, block.shape, dtype=np.uint32).view(np.float32)
+    return block
+
+
+@pytest.mark.parametrize(
+    "codec",
+    [
+        {"cname": "lz4", "clevel": 3, "shuffle": "shuffle"},
+        {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"},
+        {"cname": "lz4", "clevel": 1, "shuffle": "noshuffle"},
+        {"cname": "zstd", "clevel": 9, "shuffle": "shuffle"},
+        {"cname": "blosclz", "clevel": 9, "shuffle": "shuffle", "blocksize": 2**17},
+    ],
+)
+@pytest.mark.parametrize(
+    "length, max_points, features, short",
+    [(230, 2000, 5, 0), (300, 1000, 4, 117), (9, 90_001, 3, 0), (2300, 256, 4, 1)],
+)
+@pytest.mark.parametrize("noise", [False, True])
+def test_a_chunk_written_in_pieces_equals_the_chunk_written_whole(
+    tmp_path, codec, length, max_points, features, short, noise
+):
+    rows = short or length  # a short last chunk is stored at full length
+    block = _padded(rows, max_points, features, seed=length, noise=noise)
+    arrays = []
+    for name in ("whole", "pieces"):
+        group = zarr.open_group(tmp_path / f"{name}.zarr", mode="w")
+        arrays.append(
+            group.create_array(
+                "showers",
+                shape=(length + rows if short else length, max_points, features),
+                chunks=(length, max_points, features),
+                dtype="float32",
+                compressors=zarr.codecs.BloscCodec(typesize=4, **codec),
+                fill_value=0,
+            )
+        )
+    whole, pieces = arrays
+    index = 1 if short else 0
+    assert zarr_chunks.write_whole_chunks(whole, index * length, block)
+    reads = []
+
+    def fill(first, stop, out):
+        assert not out.any()  # given zero-filled
+        reads.append((first, stop))
+        out[...] = block[first:stop]
+
+    written = zarr_chunks.write_chunk_in_pieces(pieces, index, rows, fill)
+    name = f"showers/c/{index}/0/0"
+    assert written or noise  # compressible chunks are always spliced
+    if written:
+        assert (tmp_path / "pieces.zarr" / name).read_bytes() == (
+            tmp_path / "whole.zarr" / name
+        ).read_bytes()
+        assert reads[0][0] == 0 and max(stop for _, stop in reads) == rows
+        assert all(stop - first < length for first, stop in reads)  # never whole
+    else:
+        assert not (tmp_path / "pieces.zarr" / name).exists()
+    assert not [p for p in tmp_path.rglob("*") if "partial" in p.name]
+
+
+def test_a_chunk_too_small_for_pieces_is_left_to_the_whole_write(tmp_path):
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w")
+    array = group.create_array(
+        "showers",
+        shape=(10, 100, 4),
+        chunks=(10, 100, 4),
+        dtype="float32",
+        compressors=zarr.codecs.BloscCodec(cname="lz4", clevel=3, shuffle="shuffle"),
+        fill_value=0,
+    )
+    assert not zarr_chunks.write_chunk_in_pieces(array, 0, 10, lambda *args: None)
+
+
+def test_an_error_while_reading_a_piece_leaves_the_chunk_as_it_was(tmp_path):
+    block = _padded(230, 2000, 5, seed=3)
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w")
+    array = group.create_array(
+        "showers",
+        shape=block.shape,
+        chunks=block.shape,
+        dtype="float32",
+        compressors=zarr.codecs.BloscCodec(cname="lz4", clevel=3, shuffle="shuffle"),
+        fill_value=0,
+    )
+    assert zarr_chunks.write_whole_chunks(array, 0, block)
+    before = (tmp_path / "s.zarr" / "showers/c/0/0/0").read_bytes()
+
+    def fill(first, stop, out):
+        if stop > 150:
+            raise ShowerDataError("a bad row", path="source.h5", index=150)
+        out[...] = 0
+
+    with pytest.raises(ShowerDataError, match="a bad row"):
+        zarr_chunks.write_chunk_in_pieces(array, 0, 230, fill)
+    assert (tmp_path / "s.zarr" / "showers/c/0/0/0").read_bytes() == before
+    assert not [p for p in tmp_path.rglob("*") if "partial" in p.name]

@@ -470,3 +470,62 @@ def test_chunks_touched_by_a_slice_are_those_of_its_rows(rows):
     expected = np.unique(every_row // 10)
     np.testing.assert_array_equal(touched_chunks(rows, 10), expected)
     np.testing.assert_array_equal(touched_chunks(every_row, 10), expected)
+
+
+# -- chunks read and compressed in pieces ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def large_chunks(tmp_path_factory):
+    """An HDF5 file whose showers make zarr chunks of 12 MiB (written in pieces)."""
+    showers = showerdata.Showers(
+        **showerdata.toy.toy_arrays(0, 700, seed=4, max_points=2000, num_features=5)
+    )
+    path = tmp_path_factory.mktemp("large") / "large.h5"
+    showerdata.save(showers, path)
+    return path, showers
+
+
+def test_converted_chunks_read_in_pieces_equal_a_save_from_memory(
+    large_chunks, tmp_path, monkeypatch
+):
+    from showerdata.io import zarr_chunks, zarr_write
+
+    path, showers = large_chunks
+    spliced = []
+
+    def counting(array, index, rows, fill):
+        done = zarr_chunks.write_chunk_in_pieces(array, index, rows, fill)
+        spliced.append(done)
+        return done
+
+    monkeypatch.setattr(zarr_write, "write_chunk_in_pieces", counting)
+    showerdata.convert(path, tmp_path / "converted.zarr")
+    lazy = showerdata.load(path)
+    assert spliced == [True] * len(lazy.points.chunks[0])
+    showerdata.save(showers.chunk(lazy.points.chunks[0]), tmp_path / "memory.zarr")
+    for name in ("showers", "num_points", "energies"):
+        for file in sorted((tmp_path / "memory.zarr" / name / "c").rglob("*")):
+            if file.is_file():
+                relative = file.relative_to(tmp_path / "memory.zarr")
+                assert (tmp_path / "converted.zarr" / relative).read_bytes() == (
+                    file.read_bytes()
+                ), relative
+    assert_showers_equal(
+        showerdata.load(tmp_path / "converted.zarr").compute(), showers
+    )
+
+
+def test_a_bad_point_met_in_a_piece_names_its_shower(large_chunks, tmp_path):
+    path, showers = large_chunks
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(path.read_bytes())
+    with h5py.File(bad, "r+") as file:
+        row = file["showers"][613].copy()
+        row[5 * 2 + 3] = np.nan  # the energy of point 2
+        file["showers"][613] = row
+    with pytest.raises(ShowerDataError) as error:
+        showerdata.convert(bad, tmp_path / "bad.zarr")
+    assert error.value.index == 613 and error.value.dataset == "showers"
+    assert str(bad) in str(error.value)
+    assert os.listdir(tmp_path) == ["bad.h5"]

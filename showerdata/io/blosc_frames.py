@@ -146,3 +146,95 @@ def decode_blocks(
     if got != size:
         raise ValueError(f"blocks {first}+{count} of the frame do not decode ({got})")
     return size
+
+
+#: Header flag of a frame stored without compression (c-blosc's BLOSC_MEMCPYED).
+MEMCPYED = 0x02
+
+
+class FrameSplicer:
+    """The frame of a buffer, made of the frames of consecutive pieces of it.
+
+    c-blosc 1 cuts a buffer into blocks of a size that depends on the
+    settings alone once the buffer holds a block (see its
+    ``compute_blocksize``) and compresses every block on its own. So the
+    frame of the whole buffer is its header, its block offsets and the
+    blocks of its pieces' frames, in order -- provided every piece but the
+    last is whole blocks, the last holds the short block (if any) after at
+    least one whole one, and no block was written short of room, which
+    c-blosc does only near the end of its output buffer. :meth:`add` and
+    :meth:`head` check all that and answer None where they cannot vouch for
+    the bytes; the caller then compresses the buffer whole.
+    """
+
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+        self.done = 0  # bytes of the buffer in the pieces so far
+        self.data = 0  # bytes of block data so far
+        self.first: FrameHeader | None = None
+        self.flags: bytes = b""
+        self.offsets: list[np.ndarray] = []
+
+    @property
+    def blocks(self) -> int:
+        """Blocks of the whole buffer (0 until the first piece is added)."""
+        if self.first is None:
+            return 0
+        return -(-self.nbytes // self.first.blocksize)
+
+    def add(self, frame: np.ndarray, room: int) -> np.ndarray | None:
+        """The block data of the next piece's ``frame``, or None if it cannot join.
+
+        ``room`` is the size of the buffer the piece was compressed into.
+        """
+        header = FrameHeader.parse(frame)
+        if (
+            header is None
+            or frame[2] & MEMCPYED
+            or header.cbytes + header.blocksize > room
+        ):
+            return None
+        last = self.done + header.nbytes == self.nbytes
+        if self.first is None:
+            if header.blocksize >= header.nbytes and not last:
+                return None  # maybe cut to the piece: the buffer's blocks may be larger
+            self.first, self.flags = header, bytes(frame[:4])
+        elif bytes(frame[:4]) != self.flags or header.blocksize != self.first.blocksize:
+            return None
+        blocksize = header.blocksize
+        whole_blocks = header.nbytes % blocksize == 0
+        if not (header.nbytes >= blocksize and (whole_blocks or last)):
+            return None
+        count = -(-header.nbytes // blocksize)
+        starts = frame[HEADER_BYTES : HEADER_BYTES + 4 * count].view("<i4")
+        begin = HEADER_BYTES + 4 * count
+        if len(starts) != count or int(starts[0]) != begin:
+            return None
+        # Offsets in the whole frame: after its own header, offsets and the
+        # block data of the pieces before.
+        shift = HEADER_BYTES + 4 * self.blocks + self.data - begin
+        self.offsets.append(starts.astype(np.int64) + shift)
+        self.done += header.nbytes
+        self.data += header.cbytes - begin
+        return frame[begin : header.cbytes]
+
+    def head(self) -> bytes | None:
+        """Header and block offsets of the whole frame, once every piece is in.
+
+        None where the whole frame might differ: c-blosc shortens the room
+        for a block near the end of an output buffer of ``nbytes +
+        MAX_OVERHEAD`` bytes (and stores data that barely compresses as is).
+        """
+        if self.first is None or self.done != self.nbytes:
+            return None
+        size = HEADER_BYTES + 4 * self.blocks + self.data
+        if (
+            size + self.first.blocksize + 4 * self.first.typesize
+            > self.nbytes + MAX_OVERHEAD
+        ):
+            return None
+        offsets = np.concatenate(self.offsets)
+        if len(offsets) != self.blocks:
+            return None
+        sizes = np.array([self.nbytes, self.first.blocksize, size], "<u4")
+        return self.flags + sizes.tobytes() + offsets.astype("<i4").tobytes()

@@ -8,6 +8,7 @@ zero-padded rows (see :func:`read_points_from`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -221,6 +222,77 @@ def read_points(
     )
 
 
+@dataclass(frozen=True)
+class PointReads:
+    """A :func:`read_points` task not run yet: where its rows may be read.
+
+    A save to zarr takes these from a lazy array of a file's points and has
+    each write task read its rows a piece at a time into the chunk it writes
+    (see :func:`.zarr_chunks.write_chunk_in_pieces`), rather than holding
+    the chunk's padded block.
+    """
+
+    header: PointsHeader
+    selection: slice
+    max_points: int
+    check_energies: bool
+
+    def __len__(self) -> int:
+        return self.selection.stop - self.selection.start
+
+    def read(self) -> np.ndarray:
+        """The padded block, as the task computes it."""
+        return read_points(
+            self.header, self.selection, self.max_points, self.check_energies
+        )
+
+    def reader(self) -> Callable[[int, int, np.ndarray], None]:
+        """``fill(first, stop, out)``: rows ``first:stop`` of the block into ``out``.
+
+        ``out`` must be zero-filled. Rows are checked as :meth:`read` checks
+        them, with errors that name the file's rows.
+        """
+        file = cached_reader(self.header.path)
+        stored = read_selection(file, self.header.num_points, self.selection)
+        stored = stored.astype(np.int64)
+        start = self.selection.start
+
+        def fill(first: int, stop: int, out: np.ndarray) -> None:
+            read_points_from(
+                file,
+                self.header,
+                slice(start + first, start + stop, 1),
+                self.max_points,
+                self.check_energies,
+                out,
+                stored[first:stop],
+            )
+
+        return fill
+
+
+def point_reads(points: da.Array) -> list[PointReads] | None:
+    """The chunks of ``points`` as :class:`PointReads`, if each is a plain read.
+
+    That is an array straight from :func:`lazy_point_clouds` (``load`` of a
+    file, with no op, slice or rechunk since); None otherwise.
+    """
+    graph = points.__dask_graph__()
+    layers = getattr(graph, "layers", None)
+    if layers is None or list(layers) != [points.name] or points.ndim != 3:
+        return None
+    reads = []
+    for index in range(len(points.chunks[0])):
+        task = layers[points.name].get((points.name, index, 0, 0))
+        if not (isinstance(task, tuple) and len(task) == 5 and task[0] is read_points):
+            return None
+        header, selection, max_points, check = task[1:]
+        if not isinstance(selection, slice) or selection.step not in (None, 1):
+            return None
+        reads.append(PointReads(header, selection, max_points, check))
+    return reads
+
+
 def read_points_from(
     file: Any,
     header: PointsHeader,
@@ -228,13 +300,16 @@ def read_points_from(
     max_points: int,
     check_energies: bool,
     out: np.ndarray | None = None,
+    stored: np.ndarray | None = None,
 ) -> np.ndarray:
     """Padded block of the selected rows of an open file (see :func:`read_points`).
 
     ``out``, if given, is a zero-filled block that receives the points (e.g. a
-    slice of the whole result).
+    slice of the whole result). ``stored``, if given, is the rows' num_points
+    (int64), read already.
     """
-    stored = read_selection(file, header.num_points, selection).astype(np.int64)
+    if stored is None:
+        stored = read_selection(file, header.num_points, selection).astype(np.int64)
     try:
         if header.dense:
             points, padding_zero, checked = _read_dense(

@@ -30,7 +30,7 @@ from zarr.core.buffer.cpu import NDBuffer
 
 from ..buffers import empty, zeros
 from ..kernels.layout import PADDING_NOT_ZERO, scatter_real_values
-from ..replacing import write_file
+from ..replacing import replacing, write_file, write_in_pieces
 from ..validation import check_points
 from . import blosc_frames
 from .zarr_store import (
@@ -360,4 +360,99 @@ def write_whole_chunks(array: zarr.Array, start: int, values: np.ndarray) -> boo
         path = chunk_file(root, array.path, array.ndim, first // length)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_file(path, frame[:size])
+    return True
+
+
+#: Bytes of a chunk compressed at once by :func:`write_chunk_in_pieces`: a few
+#: Blosc blocks, small enough to stay in the CPU cache with their frame.
+PIECE_BYTES = 2 * 2**20
+#: c-blosc 1 picks blocks of at most 1 MiB (see :class:`.blosc_frames.FrameSplicer`).
+LARGEST_BLOCK = 2**20
+
+
+class _NotSpliced(Exception):
+    """The pieces' frames do not make the chunk's frame: compress it whole."""
+
+
+def write_chunk_in_pieces(
+    array: zarr.Array,
+    index: int,
+    rows: int,
+    fill: Callable[[int, int, np.ndarray], None],
+) -> bool:
+    """Store chunk ``index`` of ``array`` without ever holding its padded block.
+
+    ``fill(first, stop, out)`` reads rows ``first:stop`` of the chunk (counted
+    from its first row, below ``rows``; a short last chunk is stored with
+    zero rows after them) into the zero-filled block ``out``. The rows are
+    read and compressed a piece of about :data:`PIECE_BYTES` at a time, in a
+    buffer that stays in the CPU cache, and the pieces' frames are spliced
+    into the chunk's (see :class:`.blosc_frames.FrameSplicer`): the bytes
+    :func:`write_whole_chunks` writes, without the chunk's tens of MiB of
+    padded block and frame. Returns False, having written nothing, where the
+    array or chunk does not allow it; the caller then writes the whole block.
+    Errors raised by ``fill`` leave the chunk as it was.
+    """
+    settings = _compression(array) if decodes_directly(array) else None
+    row_bytes = math.prod(array.shape[1:]) * array.dtype.itemsize
+    length = chunk_length(array)
+    nbytes = length * row_bytes
+    if (
+        settings is None
+        or not blosc_frames.AVAILABLE
+        or tuple(array.chunks[1:]) != tuple(array.shape[1:])
+        or row_bytes == 0
+        or not 0 < rows <= length
+        or settings["blocksize"] > LARGEST_BLOCK
+        or nbytes <= PIECE_BYTES + 2 * LARGEST_BLOCK  # a piece or two: write it whole
+    ):
+        return False
+    largest_piece = PIECE_BYTES + 2 * LARGEST_BLOCK
+    staging = empty((largest_piece // row_bytes + 2, *array.shape[1:]), array.dtype)
+    frame = empty(
+        (largest_piece + blosc_frames.MAX_OVERHEAD + LARGEST_BLOCK,), np.uint8
+    )
+    splicer = blosc_frames.FrameSplicer(nbytes)
+
+    def compressed(low: int, high: int) -> np.ndarray:
+        first, stop = low // row_bytes, -(-high // row_bytes)
+        block = staging[: stop - first]
+        block[...] = 0
+        if first < rows:
+            fill(first, min(stop, rows), block[: min(stop, rows) - first])
+        flat = block.reshape(-1).view(np.uint8)
+        piece = flat[low - first * row_bytes : high - first * row_bytes]
+        size = blosc_frames.compress_into(piece, frame, **settings)
+        data = splicer.add(frame[:size], len(frame))
+        if data is None:
+            raise _NotSpliced
+        return data
+
+    path = chunk_file(store_root(array), array.path, array.ndim, index)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        with replacing(path) as partial, open(partial, "wb") as handle:
+            data = compressed(0, PIECE_BYTES)
+            blocksize = splicer.first.blocksize  # type: ignore[union-attr]
+            if PIECE_BYTES % blocksize or blocksize > LARGEST_BLOCK:
+                raise _NotSpliced
+            handle.write(bytes(blosc_frames.HEADER_BYTES + 4 * splicer.blocks))
+            write_in_pieces(handle, data)
+            low = PIECE_BYTES
+            while low < nbytes:
+                # The last piece takes the short block with a whole one before it.
+                high = (
+                    nbytes
+                    if nbytes - low <= PIECE_BYTES + blocksize
+                    else low + PIECE_BYTES
+                )
+                write_in_pieces(handle, compressed(low, high))
+                low = high
+            head = splicer.head()
+            if head is None:
+                raise _NotSpliced
+            handle.seek(0)
+            handle.write(head)
+    except _NotSpliced:
+        return False
     return True

@@ -30,6 +30,7 @@ from ..errors import ShowerDataError
 from ..graphs import compute, rechunk
 from ..progress import progress_bar
 from .layout import points_dataset_names
+from .read import point_reads
 from .streaming import active_client
 from .zarr_store import CHUNKS_WRITTEN, open_store, store_identity, written_chunks
 from .zarr_write import (
@@ -212,17 +213,32 @@ def _check_resumable(
 def write_tasks(
     root: str, arrays: Mapping[str, da.Array], start: int, blocks: list[int]
 ) -> list[Delayed]:
-    """One task per block: write block ``i`` of every array at its rows."""
+    """One task per block: write block ``i`` of every array at its rows.
+
+    Points read straight from a file (:func:`.read.point_reads`) are not
+    computed as blocks: their write task reads them piece by piece into
+    the chunk it compresses.
+    """
     names = tuple(arrays)
     lengths = next(iter(arrays.values())).chunks[0]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int).tolist()
     token = tokenize(root, names, [a.name for a in arrays.values()], start)
     layer = f"write-zarr-{token}"
+    reads = {
+        name: found
+        for name, array in arrays.items()
+        if name == DATASET_OF_FIELD["points"]
+        and (found := point_reads(array)) is not None
+    }
     tasks: dict[Any, Any] = {}
     for i in blocks:
-        keys = [(a.name, i, *(0,) * (a.ndim - 1)) for a in arrays.values()]
-        tasks[(layer, i)] = (write_chunk, root, start + offsets[i], names, *keys)
-    graph = HighLevelGraph.from_collections(layer, tasks, list(arrays.values()))
+        values = [
+            reads[name][i] if name in reads else (a.name, i, *(0,) * (a.ndim - 1))
+            for name, a in arrays.items()
+        ]
+        tasks[(layer, i)] = (write_chunk, root, start + offsets[i], names, *values)
+    computed = [a for name, a in arrays.items() if name not in reads]
+    graph = HighLevelGraph.from_collections(layer, tasks, computed)
     return [Delayed((layer, i), graph, layer=layer) for i in blocks]
 
 

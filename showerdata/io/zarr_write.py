@@ -27,7 +27,8 @@ from ..ragged import zero_padding
 from ..replacing import remove, replace_directory
 from .handles import forget
 from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
-from .zarr_chunks import write_whole_chunks
+from .read import PointReads
+from .zarr_chunks import write_chunk_in_pieces, write_whole_chunks
 from .zarr_store import (
     CHUNKS_WRITTEN,
     FORMAT_ATTRIBUTE,
@@ -253,11 +254,15 @@ def _open_writable(group: zarr.Group, name: str) -> zarr.Array:
     return group[name].with_config({"write_empty_chunks": True})
 
 
-def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) -> None:
+def write_rows(
+    group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray | PointReads]
+) -> None:
     """Write rows ``start ...`` of arrays of one group, then record their chunks.
 
     Chunks the rows cover only in part are rewritten under :func:`chunk_lock`,
-    so independent writers of neighbouring rows never tear a chunk.
+    so independent writers of neighbouring rows never tear a chunk. Points
+    given as :class:`.read.PointReads` that make one whole chunk are read
+    into it a piece at a time (:func:`.zarr_chunks.write_chunk_in_pieces`).
     """
     first = next(iter(arrays))
     stop = start + len(arrays[first])
@@ -286,6 +291,14 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
         for k in partial:
             locks.enter_context(chunk_lock(root, record, k))
         for name, values in arrays.items():
+            if isinstance(values, PointReads):
+                if len(chunks) == 1 and not partial:
+                    fill = values.reader()
+                    if write_chunk_in_pieces(
+                        targets[name], chunks[0], len(values), fill
+                    ):
+                        continue
+                values = values.read()
             if not write_whole_chunks(targets[name], start, np.asarray(values)):
                 targets[name][start:stop] = values
     if _has_array(group, record):
