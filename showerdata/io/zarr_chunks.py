@@ -8,8 +8,10 @@ buffer and numcodecs compresses that into new memory. For the layout
 showerdata writes -- a local store, chunks encoded by little-endian bytes and
 Blosc only -- chunk files are instead mapped and decoded block by block
 straight into the rows of the result, a thread per chunk, and whole chunks
-compressed straight from the rows given (see :mod:`.blosc_frames`). Any other
-array, or rows that cover chunks in part, go through zarr.
+compressed straight from the rows given (see :mod:`.blosc_frames`) -- or,
+for rows read from a file, read and compressed a few Blosc blocks at a time
+(:func:`write_chunk_in_pieces`). Any other array, or rows that cover chunks
+in part, go through zarr.
 """
 
 from __future__ import annotations
