@@ -61,11 +61,13 @@ def decodes_directly(array: zarr.Array) -> bool:
     )
 
 
-#: Decoded bytes per call into c-blosc: a few of its blocks (512 KiB here), so
-#: that the calls and the copies out of the buffer cost little per byte while
-#: the buffer still fits the CPU's caches (2 MiB: 0.45 s -> 0.38 s for the
-#: benchmark store, against one block a call).
-DECODED_RUN_BYTES = 2 * 2**20
+#: Decoded bytes per call into c-blosc: a block or two (256 KiB at level 3),
+#: so that the calls cost little per byte while the buffer, with c-blosc's
+#: own temporaries, stays in a core's 2 MiB of L2 cache. With 256 KiB blocks,
+#: 512 KiB runs read the benchmark store 8 % faster than 2 MiB runs (chosen
+#: for level 5's 512 KiB blocks) in paired fresh-process runs; one block a
+#: call and three are level with two.
+DECODED_RUN_BYTES = 2**19
 
 
 #: Reads decoding less than this run in the calling thread: the per-shower
