@@ -124,9 +124,8 @@ def _set_metadata(output: str, metadata: dict[str, Any]) -> None:
     try:
         add_metadata(output, metadata)
     except BaseException:
-        remove(
-            output, ignore_errors=True
-        )  # a file without its attributes would mislead
+        # A file without its attributes would mislead.
+        remove(output, ignore_errors=True)
         raise
 
 

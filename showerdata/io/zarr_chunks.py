@@ -307,6 +307,28 @@ def read_points_into(
 _SHUFFLES = {"noshuffle": blosc.NOSHUFFLE, "shuffle": blosc.SHUFFLE}
 
 
+def _chunk_settings(array: zarr.Array) -> dict[str, Any] | None:
+    """The Blosc settings to write whole chunks of ``array`` with, if we can.
+
+    That is an array :func:`decodes_directly` reads, chunked along showers
+    only, with settings c-blosc takes as they are.
+    """
+    if (
+        not blosc_frames.AVAILABLE
+        or not decodes_directly(array)
+        or tuple(array.chunks[1:]) != tuple(array.shape[1:])
+    ):
+        return None
+    return _compression(array)
+
+
+def _new_chunk_file(array: zarr.Array, index: int) -> str:
+    """Path of chunk ``index`` of ``array``, its directory made."""
+    path = chunk_file(store_root(array), array.path, array.ndim, index)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
+
+
 def _compression(array: zarr.Array) -> dict[str, Any] | None:
     """The Blosc settings of ``array``, if we can write its chunks."""
     codec = array.metadata.codecs[1]  # type: ignore[union-attr]
@@ -336,10 +358,9 @@ def write_whole_chunks(array: zarr.Array, start: int, values: np.ndarray) -> boo
     """
     length, total = chunk_length(array), int(array.shape[0])
     stop = start + len(values)
+    settings = _chunk_settings(array)
     if (
-        not blosc_frames.AVAILABLE
-        or not decodes_directly(array)
-        or tuple(array.chunks[1:]) != tuple(array.shape[1:])
+        settings is None
         or values.dtype != array.dtype
         or values.shape[1:] != array.shape[1:]
         or values[:1].nbytes == 0  # zarr stores no chunks of empty rows
@@ -348,10 +369,6 @@ def write_whole_chunks(array: zarr.Array, start: int, values: np.ndarray) -> boo
         or stop > total
     ):
         return False
-    settings = _compression(array)
-    if settings is None:
-        return False
-    root = store_root(array)
     for first in range(start, stop, length):
         rows = values[first - start : first - start + length]
         if len(rows) < length:  # the short last chunk is stored at full size
@@ -361,9 +378,7 @@ def write_whole_chunks(array: zarr.Array, start: int, values: np.ndarray) -> boo
         rows = np.ascontiguousarray(rows)
         frame = empty((rows.nbytes + blosc_frames.MAX_OVERHEAD,), np.uint8)
         size = blosc_frames.compress_into(rows, frame, **settings)
-        path = chunk_file(root, array.path, array.ndim, first // length)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_file(path, frame[:size])
+        write_file(_new_chunk_file(array, first // length), frame[:size])
     return True
 
 
@@ -397,14 +412,12 @@ def write_chunk_in_pieces(
     array or chunk does not allow it; the caller then writes the whole block.
     Errors raised by ``fill`` leave the chunk as it was.
     """
-    settings = _compression(array) if decodes_directly(array) else None
+    settings = _chunk_settings(array)
     row_bytes = math.prod(array.shape[1:]) * array.dtype.itemsize
     length = chunk_length(array)
     nbytes = length * row_bytes
     if (
         settings is None
-        or not blosc_frames.AVAILABLE
-        or tuple(array.chunks[1:]) != tuple(array.shape[1:])
         or row_bytes == 0
         or not 0 < rows <= length
         or settings["blocksize"] > LARGEST_BLOCK
@@ -432,10 +445,11 @@ def write_chunk_in_pieces(
             raise _NotSpliced
         return data
 
-    path = chunk_file(store_root(array), array.path, array.ndim, index)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
-        with replacing(path) as partial, open(partial, "wb") as handle:
+        with (
+            replacing(_new_chunk_file(array, index)) as partial,
+            open(partial, "wb") as handle,
+        ):
             data = compressed(0, PIECE_BYTES)
             blocksize = splicer.first.blocksize  # type: ignore[union-attr]
             if PIECE_BYTES % blocksize or blocksize > LARGEST_BLOCK:

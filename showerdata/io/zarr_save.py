@@ -224,20 +224,16 @@ def write_tasks(
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int).tolist()
     token = tokenize(root, names, [a.name for a in arrays.values()], start)
     layer = f"write-zarr-{token}"
-    reads = {
-        name: found
-        for name, array in arrays.items()
-        if name == DATASET_OF_FIELD["points"]
-        and (found := point_reads(array)) is not None
-    }
+    points = DATASET_OF_FIELD["points"]
+    reads = point_reads(arrays[points]) if points in arrays else None
     tasks: dict[Any, Any] = {}
     for i in blocks:
         values = [
-            reads[name][i] if name in reads else (a.name, i, *(0,) * (a.ndim - 1))
+            reads[i] if reads and name == points else (a.name, i, *(0,) * (a.ndim - 1))
             for name, a in arrays.items()
         ]
         tasks[(layer, i)] = (write_chunk, root, start + offsets[i], names, *values)
-    computed = [a for name, a in arrays.items() if name not in reads]
+    computed = [a for name, a in arrays.items() if not (reads and name == points)]
     graph = HighLevelGraph.from_collections(layer, tasks, computed)
     return [Delayed((layer, i), graph, layer=layer) for i in blocks]
 
