@@ -269,3 +269,39 @@ def test_gathering_screens_the_rows_it_copies(tmp_path, make_showers, value):
     with h5py.File(path, "r") as file:
         heap_rows(file, "showers").gather(slice(5, 30, 1), 5, block[5:], clean[5:])
     assert clean.sum() == (row >= 5)
+
+
+def _mapped_rss_bytes(path) -> int:
+    """Resident bytes of this process's mappings of ``path`` (Linux smaps)."""
+    resident, in_mapping = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields[0]) > 8:  # a mapping
+                in_mapping = len(fields) >= 6 and fields[-1] == str(path)
+            elif in_mapping and fields[0] == "Rss:":
+                resident += int(fields[1]) * 1024
+    return resident
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/smaps")
+def test_pages_read_are_unmapped_a_few_mib_at_a_time(tmp_path):
+    from showerdata.io.heap_rows import RELEASE_BYTES
+
+    rng = np.random.default_rng(3)
+    points = rng.uniform(0.1, 1.0, (1800, 1000, 4)).astype(np.float32)  # 29 MB
+    showers = showerdata.Showers(points=points, energies=np.ones((1800, 1)), pdg=22)
+    path = (tmp_path / "s.h5").resolve()
+    showers.save(path)
+    assert path.stat().st_size > 3 * RELEASE_BYTES  # more than is ever kept
+    with h5py.File(path, "r") as file:
+        direct = heap_rows(file, "showers")
+        block = np.zeros((50, 1000, 4), np.float32)
+        resident = []
+        for start in range(0, 1800, 50):  # in pieces, as a save to zarr reads
+            assert direct.gather(slice(start, start + 50, 1), 4, block)
+            assert block.tobytes() == points[start : start + 50].tobytes()
+            resident.append(_mapped_rss_bytes(path))
+    # Pages stay mapped between releases, then go: never much past the batch.
+    assert max(resident) > block.nbytes
+    assert max(resident) <= RELEASE_BYTES + 2 * block.nbytes, resident
