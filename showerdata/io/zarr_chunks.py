@@ -448,14 +448,15 @@ def write_chunk_in_pieces(
     try:
         with (
             replacing(_new_chunk_file(array, index)) as partial,
-            open(partial, "wb") as handle,
+            open(partial, "wb", buffering=0) as handle,
         ):
+            fd = handle.fileno()
             data = compressed(0, PIECE_BYTES)
             blocksize = splicer.first.blocksize  # type: ignore[union-attr]
             if PIECE_BYTES % blocksize or blocksize > LARGEST_BLOCK:
                 raise _NotSpliced
-            handle.write(bytes(blosc_frames.HEADER_BYTES + 4 * splicer.blocks))
-            write_in_pieces(handle, data)
+            write_in_pieces(fd, bytes(blosc_frames.HEADER_BYTES + 4 * splicer.blocks))
+            write_in_pieces(fd, data)
             low = PIECE_BYTES
             while low < nbytes:
                 # The last piece takes the short block with a whole one before it.
@@ -464,13 +465,13 @@ def write_chunk_in_pieces(
                     if nbytes - low <= PIECE_BYTES + blocksize
                     else low + PIECE_BYTES
                 )
-                write_in_pieces(handle, compressed(low, high))
+                write_in_pieces(fd, compressed(low, high))
                 low = high
             head = splicer.head()
             if head is None:
                 raise _NotSpliced
-            handle.seek(0)
-            handle.write(head)
+            os.lseek(fd, 0, os.SEEK_SET)
+            write_in_pieces(fd, head)
     except _NotSpliced:
         return False
     return True
