@@ -529,3 +529,29 @@ def test_a_bad_point_met_in_a_piece_names_its_shower(large_chunks, tmp_path):
     assert error.value.index == 613 and error.value.dataset == "showers"
     assert str(bad) in str(error.value)
     assert os.listdir(tmp_path) == ["bad.h5"]
+
+
+def test_a_save_writes_the_arrays_it_made_without_opening_them(tmp_path, monkeypatch):
+    # Opening a store and its arrays through zarr costs milliseconds of
+    # GIL-bound work each, on the way to the first chunk of every task.
+    looked_up, opened = [], []
+    real_getitem, real_open = zarr.Group.__getitem__, zarr.open_group
+
+    def getitem(self, name):
+        looked_up.append(name)
+        return real_getitem(self, name)
+
+    def open_group(*args, **kwargs):
+        opened.append(kwargs.get("mode"))
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(zarr.Group, "__getitem__", getitem)
+    monkeypatch.setattr(zarr, "open_group", open_group)
+    showers = toy_showers(300, seed=1, max_points=50).chunk(60)
+    showerdata.save(showers, tmp_path / "s.zarr")
+    assert opened == ["w"]  # the new store, and nothing else
+    assert set(looked_up) <= {CHUNKS_WRITTEN}
+    monkeypatch.undo()
+    assert_showers_equal(
+        showerdata.load(tmp_path / "s.zarr").compute(), showers.compute()
+    )

@@ -10,8 +10,8 @@ whose byte is unset.
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -59,16 +59,33 @@ def uniform_chunk_length(arrays: Sequence[Any], default: int) -> int:
 
 def write_chunk(path: str, start: int, names: tuple[str, ...], *blocks: Any) -> int:
     """Task: write one chunk of every field into the store at ``path``."""
-    group = _opened(path, store_identity(path))
-    write_rows(group, start, dict(zip(names, blocks, strict=True)))
+    write_rows(_opened(path), start, dict(zip(names, blocks, strict=True)))
     return len(blocks[0])
 
 
-@functools.lru_cache(maxsize=16)
-def _opened(path: str, identity: tuple[int, int, int]) -> zarr.Group:
+def _opened(path: str) -> zarr.Group:
     # Once per store (and version of it) and process, not once per task: the
     # checks of open_store read the metadata of every array.
-    return open_store(path, "r+")
+    key = (path, store_identity(path))
+    with _stores_lock:
+        group = _stores.get(key)
+    if group is None:
+        group = open_store(path, "r+")
+        _keep_open(key, group)
+    return group
+
+
+def _keep_open(key: tuple[str, tuple[int, int, int]], group: zarr.Group) -> None:
+    with _stores_lock:
+        if len(_stores) >= MAX_OPEN_STORES:
+            _stores.clear()
+        _stores[key] = group
+
+
+#: Stores kept open by the write tasks of this process.
+MAX_OPEN_STORES = 16
+_stores: dict[tuple[str, tuple[int, int, int]], zarr.Group] = {}
+_stores_lock = threading.Lock()
 
 
 def aligned_arrays(
@@ -129,6 +146,8 @@ def save_to_store(
         everything = np.arange(record.shape[0])
         todo = everything[~written_chunks(record, everything)].tolist()
         root = str(group.store.root)  # type: ignore[attr-defined]
+        # Write tasks run here use the group just made rather than reopen it.
+        _keep_open((root, store_identity(root)), group)
         write_blocks(fields, root, 0, chunk, todo, progress)
         if not written_chunks(record, everything).all():
             raise ShowerDataError("not every chunk was written", path=path)

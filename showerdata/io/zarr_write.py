@@ -9,8 +9,8 @@ Blocks that cover a chunk only in part are written under :func:`chunk_lock`.
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -155,7 +155,7 @@ def create_dataset(
         )
         chunk_length = showers_per_chunk(1, max(1, bytes_per_row // 4))
     length = max(1, min(chunk_length, shape[0])) if shape else 1
-    return group.create_array(
+    array = group.create_array(
         name,
         shape=shape,
         chunks=(length, *shape[1:]) if shape else (),
@@ -163,11 +163,12 @@ def create_dataset(
         compressors=COMPRESSOR,
         fill_value=0,
     )
+    return _created(group, name, array)
 
 
 def _create_record(group: zarr.Group, name: str, rows: int, chunk_length: int) -> None:
     chunks = -(-rows // chunk_length)
-    group.create_array(
+    array = group.create_array(
         name,
         shape=(chunks,),
         chunks=(1,),
@@ -175,6 +176,7 @@ def _create_record(group: zarr.Group, name: str, rows: int, chunk_length: int) -
         fill_value=0,
         compressors=None,
     )
+    _created(group, name, array)
 
 
 def _chunk_length(shape: tuple[int, int, int], chunk_length: int | None) -> int:
@@ -230,16 +232,41 @@ def _writable(group: zarr.Group, name: str) -> zarr.Array:
 
     Every write task of a save writes the same arrays; opening them through
     zarr each time cost milliseconds of GIL-bound work per array and task.
+    Arrays this process created are kept from their creation.
     """
     version = array_version(group, name)
     if version is None:
         return _open_writable(group, name)  # not local, or zarr says what is wrong
-    return _cached_writable(*version)
+    with _writable_lock:
+        array = _writable_arrays.get(version)
+    if array is None:
+        root, key, _ = version
+        array = _open_writable(zarr.open_group(LocalStore(root), mode="r+"), key)
+        _keep_writable(version, array)
+    return array
 
 
-@functools.lru_cache(maxsize=64)
-def _cached_writable(root: str, key: str, identity: tuple[int, int, int]) -> zarr.Array:
-    return _open_writable(zarr.open_group(LocalStore(root), mode="r+"), key)
+def _keep_writable(
+    version: tuple[str, str, tuple[int, int, int]] | None, array: zarr.Array
+) -> None:
+    if version is None:
+        return
+    with _writable_lock:
+        if len(_writable_arrays) >= MAX_WRITABLE_ARRAYS:
+            _writable_arrays.clear()
+        _writable_arrays[version] = array
+
+
+def _created(group: zarr.Group, name: str, array: zarr.Array) -> zarr.Array:
+    """Keep a new array for :func:`_writable` (the save's tasks write it next)."""
+    _keep_writable(array_version(group, name), _configured_writable(array))
+    return array
+
+
+#: Arrays kept by :func:`_writable` (a store has about ten).
+MAX_WRITABLE_ARRAYS = 64
+_writable_arrays: dict[tuple[str, str, tuple[int, int, int]], zarr.Array] = {}
+_writable_lock = threading.Lock()
 
 
 def _has_array(group: zarr.Group, name: str) -> bool:
@@ -250,8 +277,12 @@ def _has_array(group: zarr.Group, name: str) -> bool:
 
 
 def _open_writable(group: zarr.Group, name: str) -> zarr.Array:
+    return _configured_writable(group[name])
+
+
+def _configured_writable(array: zarr.Array) -> zarr.Array:
     # A chunk of zeros must still be stored: a missing chunk means "not written".
-    return group[name].with_config({"write_empty_chunks": True})
+    return array.with_config({"write_empty_chunks": True})
 
 
 def write_rows(
