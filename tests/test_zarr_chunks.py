@@ -338,7 +338,7 @@ def _padded(rows, max_points, features, seed, noise=False):
 )
 @pytest.mark.parametrize(
     "length, max_points, features, short",
-    [(230, 2000, 5, 0), (300, 1000, 4, 117), (9, 90_001, 3, 0), (2300, 256, 4, 1)],
+    [(230, 2000, 5, 0), (600, 1000, 4, 117), (9, 90_001, 3, 0), (2300, 256, 4, 1)],
 )
 @pytest.mark.parametrize("noise", [False, True])
 def test_a_chunk_written_in_pieces_equals_the_chunk_written_whole(
@@ -364,8 +364,7 @@ def test_a_chunk_written_in_pieces_equals_the_chunk_written_whole(
     assert zarr_chunks.write_whole_chunks(whole, index * length, block)
     reads = []
 
-    def fill(first, stop, out):
-        assert not out.any()  # given zero-filled
+    def fill(first, stop, out):  # out is a reused buffer: every value is written
         reads.append((first, stop))
         out[...] = block[first:stop]
 

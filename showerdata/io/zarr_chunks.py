@@ -383,8 +383,11 @@ def write_whole_chunks(array: zarr.Array, start: int, values: np.ndarray) -> boo
 
 
 #: Bytes of a chunk compressed at once by :func:`write_chunk_in_pieces`: a few
-#: Blosc blocks, small enough to stay in the CPU cache with their frame.
-PIECE_BYTES = 2 * 2**20
+#: Blosc blocks, in a buffer that stays in the CPU caches with its frame. With
+#: the per-piece costs cut (writes batched, pages unmapped in batches), 4 MiB
+#: pieces converted the benchmark file 5 to 7 % faster than 2 MiB ones, and
+#: 8 MiB ones no faster than 4 MiB.
+PIECE_BYTES = 4 * 2**20
 #: c-blosc 1 picks blocks of at most 1 MiB (see :class:`.blosc_frames.FrameSplicer`).
 LARGEST_BLOCK = 2**20
 
@@ -403,7 +406,8 @@ def write_chunk_in_pieces(
 
     ``fill(first, stop, out)`` reads rows ``first:stop`` of the chunk (counted
     from its first row, below ``rows``; a short last chunk is stored with
-    zero rows after them) into the zero-filled block ``out``. The rows are
+    zero rows after them) into ``out``, writing every value of it (``out`` is
+    a reused buffer). The rows are
     read and compressed a piece of about :data:`PIECE_BYTES` at a time, in a
     buffer that stays in the CPU cache, and the pieces' frames are spliced
     into the chunk's (see :class:`.blosc_frames.FrameSplicer`): the bytes
@@ -434,9 +438,10 @@ def write_chunk_in_pieces(
     def compressed(low: int, high: int) -> np.ndarray:
         first, stop = low // row_bytes, -(-high // row_bytes)
         block = staging[: stop - first]
-        block[...] = 0
-        if first < rows:
-            fill(first, min(stop, rows), block[: min(stop, rows) - first])
+        filled = max(0, min(stop, rows) - first)
+        block[filled:] = 0  # rows past the data (a short last chunk): zeros
+        if filled:
+            fill(first, first + filled, block[:filled])
         flat = block.reshape(-1).view(np.uint8)
         piece = flat[low - first * row_bytes : high - first * row_bytes]
         size = blosc_frames.compress_into(piece, frame, **settings)
