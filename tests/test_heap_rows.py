@@ -60,6 +60,19 @@ def test_files_written_by_v07(name):
     assert_same(path, np.arange(count)[::-1].copy())
 
 
+@pytest.mark.parametrize("name", ["with_empty.h5", "f5.h5"])
+def test_a_reused_block_gets_its_padding_written(name):
+    path = FIXTURES / "v07" / name
+    with h5py.File(path, "r") as file:
+        count = len(file["showers"])
+        _, expected = read_both(path, slice(0, count))
+        block = np.full_like(expected, 7.0)  # what an earlier piece left there
+        assert heap_rows(file, "showers").gather(
+            slice(0, count), expected.shape[2], block, zeroed=False
+        )
+    assert block.tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("max_points", [1, 7, 40, 55])
 def test_our_files_with_selections_and_truncation(tmp_path, make_showers, max_points):
     path = tmp_path / "s.h5"

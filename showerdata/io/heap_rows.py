@@ -101,15 +101,17 @@ class HeapRows:
         num_features: int,
         out: np.ndarray,
         suspect: np.ndarray | None = None,
+        zeroed: bool = True,
     ) -> bool:
-        """Copy the selected rows into the zero-filled padded block ``out``.
+        """Copy the selected rows into the padded block ``out``.
 
-        Rows must hold whole points (checked by the caller against num_points);
-        rows longer than ``out``'s point axis are cut to it. Returns False if a
-        row could not be verified (``out`` then holds part of the rows).
-        ``suspect`` (uint8, one per row), if given, is set for rows with a
-        point that is not finite or has no positive energy (see
-        :func:`~showerdata.kernels.heap.gather_heap_rows`).
+        ``out`` holds zeros already, or (``zeroed=False``) whatever: the
+        padding is then written too. Rows must hold whole points (checked by
+        the caller against num_points); rows longer than ``out``'s point axis
+        are cut to it. Returns False if a row could not be verified (``out``
+        then holds part of the rows). ``suspect`` (uint8, one per row), if
+        given, is set for rows with a point that is not finite or has no
+        positive energy (see :func:`~showerdata.kernels.heap.gather_heap_rows`).
         """
         if not out.flags.c_contiguous:
             raise ValueError("gather() fills C-contiguous blocks only.")
@@ -117,7 +119,13 @@ class HeapRows:
         starts = np.arange(len(out), dtype=np.int64) * row_floats
         features = 0 if suspect is None else num_features  # 0: no screening
         return self._gather(
-            selection, out.reshape(-1), starts, row_floats, features, suspect
+            selection,
+            out.reshape(-1),
+            starts,
+            row_floats,
+            features,
+            suspect,
+            pad=not zeroed,
         )
 
     def gather_flat(
@@ -137,12 +145,21 @@ class HeapRows:
         limit: int,
         features: int = 0,
         suspect: np.ndarray | None = None,
+        pad: bool = False,
     ) -> bool:
         references = self._references(selection)
         if suspect is None:
             suspect = np.zeros(0, np.uint8)
         failed, low, high = gather_heap_rows(
-            self.data, self.floats, references, out, starts, limit, features, suspect
+            self.data,
+            self.floats,
+            references,
+            out,
+            starts,
+            limit,
+            features,
+            suspect,
+            pad,
         )
         if low < high:
             self._release(self._heap_read, low, high)

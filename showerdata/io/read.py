@@ -249,8 +249,9 @@ class PointReads:
     def reader(self) -> Callable[[int, int, np.ndarray], None]:
         """``fill(first, stop, out)``: rows ``first:stop`` of the block into ``out``.
 
-        ``out`` must be zero-filled. Rows are checked as :meth:`read` checks
-        them, with errors that name the file's rows.
+        Every value of ``out`` is written, padding zeros included (it may be a
+        reused buffer). Rows are checked as :meth:`read` checks them, with
+        errors that name the file's rows.
         """
         file = cached_reader(self.header.path)
         stored = read_selection(file, self.header.num_points, self.selection)
@@ -266,6 +267,7 @@ class PointReads:
                 self.check_energies,
                 out,
                 stored[first:stop],
+                zeroed=False,
             )
 
         return fill
@@ -301,23 +303,27 @@ def read_points_from(
     check_energies: bool,
     out: np.ndarray | None = None,
     stored: np.ndarray | None = None,
+    zeroed: bool = True,
 ) -> np.ndarray:
     """Padded block of the selected rows of an open file (see :func:`read_points`).
 
-    ``out``, if given, is a zero-filled block that receives the points (e.g. a
-    slice of the whole result). ``stored``, if given, is the rows' num_points
-    (int64), read already.
+    ``out``, if given, is a block that receives the points (e.g. a slice of
+    the whole result): zero-filled, or (``zeroed=False``) holding anything,
+    every value then being written. ``stored``, if given, is the rows'
+    num_points (int64), read already.
     """
     if stored is None:
         stored = read_selection(file, header.num_points, selection).astype(np.int64)
     try:
         if header.dense:
+            if out is not None and not zeroed:
+                out[...] = 0
             points, padding_zero, checked = _read_dense(
                 file, header, selection, stored, max_points, out, check_energies
             )
         else:
             points, checked = _read_ragged(
-                file, header, selection, stored, max_points, out
+                file, header, selection, stored, max_points, out, zeroed
             )
             padding_zero = True  # padded by us
         if check_energies and not checked:
@@ -345,12 +351,14 @@ def _read_ragged(
     stored: np.ndarray,
     max_points: int,
     out: np.ndarray | None,
+    zeroed: bool = True,
 ) -> tuple[np.ndarray, bool]:
     """The padded block, and whether its points were screened and need no check.
 
     The kernel that copies the rows from the mapped file screens them too,
     while they are in the cache; only a block with a suspect row is left to
-    :func:`~showerdata.validation.check_points`.
+    :func:`~showerdata.validation.check_points`. ``out`` as in
+    :func:`read_points_from`.
     """
     direct = heap_rows(file, header.rows)
     rows = None if direct is not None else read_selection(file, header.rows, selection)
@@ -360,12 +368,15 @@ def _read_ragged(
         shape = (len(stored), max_points, header.num_features)
         block = zeros(shape) if out is None else out
         suspect = np.zeros(len(stored), np.uint8)
-        if direct.gather(selection, header.num_features, block, suspect):
+        cleared = zeroed or out is None
+        if direct.gather(selection, header.num_features, block, suspect, cleared):
             return block, not suspect.any()
         block[...] = 0  # a row the kernel could not verify: let h5py read them all
         rows = read_selection(file, header.rows, selection)
         _check_row_lengths(header, selection, stored, row_lengths(rows))
         out = block
+    elif out is not None and not zeroed:
+        out[...] = 0
     return pad_rows(rows, max_points, header.num_features, out), False
 
 

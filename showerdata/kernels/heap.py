@@ -74,11 +74,15 @@ def gather_heap_rows(
     limit: int,
     features: int,
     suspect: np.ndarray,
+    pad: bool,
 ) -> tuple[int, int, int]:
     """Copy the rows behind ``references`` into the flat float32 array ``out``.
 
     Row ``i`` goes to ``out[starts[i]:]``, at most ``limit`` floats of it (the
-    rest is cut off: a padded block has room for P points). ``data`` is the
+    rest is cut off: a padded block has room for P points). With ``pad``, the
+    floats after each row up to ``starts[i] + limit`` are set to zero (a
+    reused block need not be cleared first); a row that is not verified is
+    left as it was, as are the rows after it. ``data`` is the
     whole file as bytes, ``floats`` the same bytes as float32 (for data at
     addresses that are a multiple of 4), ``references`` the rows' 16-byte
     references. Returns ``(failed, low, high)``: -1 or the position of the
@@ -100,6 +104,8 @@ def gather_heap_rows(
     for i in range(references.shape[0]):
         length = _uint(references[i], 0, 4)
         if length == 0:
+            if pad:
+                out[starts[i] : starts[i] + limit] = 0
             continue
         address = _uint(references[i], 4, 8)
         index = _uint(references[i], 12, 4)
@@ -138,6 +144,8 @@ def gather_heap_rows(
             view = out[target : target + values].view(np.uint8)
             view[:] = data[start : start + values * FLOAT_BYTES]
         end = target + values
+        if pad:
+            out[end : starts[i] + limit] = 0
         if features > 0 and has_suspect_value(
             out, target, end, target + ENERGY, features
         ):
