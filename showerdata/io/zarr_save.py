@@ -11,7 +11,6 @@ whose byte is unset.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,7 +31,13 @@ from ..progress import progress_bar
 from .layout import points_dataset_names
 from .read import point_reads
 from .streaming import active_client
-from .zarr_store import CHUNKS_WRITTEN, open_store, store_identity, written_chunks
+from .zarr_store import (
+    CHUNKS_WRITTEN,
+    Kept,
+    open_store,
+    store_identity,
+    written_chunks,
+)
 from .zarr_write import (
     create_particles_layout,
     create_showers_layout,
@@ -67,25 +72,15 @@ def _opened(path: str) -> zarr.Group:
     # Once per store (and version of it) and process, not once per task: the
     # checks of open_store read the metadata of every array.
     key = (path, store_identity(path))
-    with _stores_lock:
-        group = _stores.get(key)
+    group = _stores.get(key)
     if group is None:
         group = open_store(path, "r+")
-        _keep_open(key, group)
+        _stores.keep(key, group)
     return group
 
 
-def _keep_open(key: tuple[str, tuple[int, int, int]], group: zarr.Group) -> None:
-    with _stores_lock:
-        if len(_stores) >= MAX_OPEN_STORES:
-            _stores.clear()
-        _stores[key] = group
-
-
 #: Stores kept open by the write tasks of this process.
-MAX_OPEN_STORES = 16
-_stores: dict[tuple[str, tuple[int, int, int]], zarr.Group] = {}
-_stores_lock = threading.Lock()
+_stores = Kept(limit=16)
 
 
 def aligned_arrays(
@@ -147,7 +142,7 @@ def save_to_store(
         todo = everything[~written_chunks(record, everything)].tolist()
         root = str(group.store.root)  # type: ignore[attr-defined]
         # Write tasks run here use the group just made rather than reopen it.
-        _keep_open((root, store_identity(root)), group)
+        _stores.keep((root, store_identity(root)), group)
         write_blocks(fields, root, 0, chunk, todo, progress)
         if not written_chunks(record, everything).all():
             raise ShowerDataError("not every chunk was written", path=path)

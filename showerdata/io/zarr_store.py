@@ -264,11 +264,11 @@ def member(group: Any, name: str) -> Any:
     version = array_version(group, name)
     if version is None:
         return group[name]  # not local, a group, or nothing: zarr says which
-    found = _opened_arrays.get(version)
+    found = _read_only_arrays.get(version)
     if found is None:
         found = group[name]
         if isinstance(found, zarr.Array) and found.read_only:
-            _remember(version, found)
+            _read_only_arrays.keep(version, found)
     return found
 
 
@@ -277,20 +277,36 @@ def remember_arrays(group: zarr.Group, arrays: dict[str, zarr.Array]) -> None:
     for name, array in arrays.items():
         version = array_version(group, name)
         if version is not None and array.read_only:
-            _remember(version, array)
+            _read_only_arrays.keep(version, array)
 
 
-def _remember(version: tuple[str, str, tuple[int, int, int]], array: Any) -> None:
-    with _opened_lock:
-        if len(_opened_arrays) >= MAX_OPENED_ARRAYS:
-            _opened_arrays.clear()
-        _opened_arrays[version] = array
+class Kept:
+    """Objects opened once per version of what they open, shared by threads.
+
+    Keyed by what names that version (e.g. :func:`array_version`); at most
+    ``limit`` are kept, and all are dropped when more come.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._items: dict[Any, Any] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        """The object kept under ``key``, or None."""
+        with self._lock:
+            return self._items.get(key)
+
+    def keep(self, key: Any, value: Any) -> None:
+        """Keep ``value`` under ``key``."""
+        with self._lock:
+            if len(self._items) >= self._limit:
+                self._items.clear()
+            self._items[key] = value
 
 
-#: Opened arrays kept by :func:`member` (a store has about ten).
-MAX_OPENED_ARRAYS = 256
-_opened_arrays: dict[tuple[str, str, tuple[int, int, int]], zarr.Array] = {}
-_opened_lock = threading.Lock()
+#: Read-only arrays kept by :func:`member` (a store has about ten).
+_read_only_arrays = Kept(limit=256)
 
 
 def is_raw_record(record: zarr.Array) -> bool:

@@ -10,7 +10,6 @@ Blocks that cover a chunk only in part are written under :func:`chunk_lock`.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -35,6 +34,7 @@ from .zarr_store import (
     FORMAT_NAME,
     LAYOUT_VERSION,
     LAYOUT_VERSION_ATTRIBUTE,
+    Kept,
     array_version,
     chunk_lock,
     mark_written,
@@ -237,36 +237,24 @@ def _writable(group: zarr.Group, name: str) -> zarr.Array:
     version = array_version(group, name)
     if version is None:
         return _open_writable(group, name)  # not local, or zarr says what is wrong
-    with _writable_lock:
-        array = _writable_arrays.get(version)
+    array = _writable_arrays.get(version)
     if array is None:
         root, key, _ = version
         array = _open_writable(zarr.open_group(LocalStore(root), mode="r+"), key)
-        _keep_writable(version, array)
+        _writable_arrays.keep(version, array)
     return array
-
-
-def _keep_writable(
-    version: tuple[str, str, tuple[int, int, int]] | None, array: zarr.Array
-) -> None:
-    if version is None:
-        return
-    with _writable_lock:
-        if len(_writable_arrays) >= MAX_WRITABLE_ARRAYS:
-            _writable_arrays.clear()
-        _writable_arrays[version] = array
 
 
 def _created(group: zarr.Group, name: str, array: zarr.Array) -> zarr.Array:
     """Keep a new array for :func:`_writable` (the save's tasks write it next)."""
-    _keep_writable(array_version(group, name), _configured_writable(array))
+    version = array_version(group, name)
+    if version is not None:
+        _writable_arrays.keep(version, _configured_writable(array))
     return array
 
 
 #: Arrays kept by :func:`_writable` (a store has about ten).
-MAX_WRITABLE_ARRAYS = 64
-_writable_arrays: dict[tuple[str, str, tuple[int, int, int]], zarr.Array] = {}
-_writable_lock = threading.Lock()
+_writable_arrays = Kept(limit=64)
 
 
 def _has_array(group: zarr.Group, name: str) -> bool:
