@@ -531,6 +531,18 @@ def test_a_bad_point_met_in_a_piece_names_its_shower(large_chunks, tmp_path):
     assert os.listdir(tmp_path) == ["bad.h5"]
 
 
+def test_kept_objects_drop_the_oldest_first():
+    from showerdata.io.zarr_store import Kept
+
+    kept = Kept(limit=3)
+    for key in range(5):
+        kept.keep(key, str(key))
+    assert [kept.get(key) for key in range(5)] == [None, None, "2", "3", "4"]
+    kept.keep(2, "again")  # kept anew: now the newest
+    kept.keep(5, "5")
+    assert [kept.get(key) for key in (2, 3, 4, 5)] == ["again", None, "4", "5"]
+
+
 def test_a_save_writes_the_arrays_it_made_without_opening_them(tmp_path, monkeypatch):
     # Opening a store and its arrays through zarr costs milliseconds of
     # GIL-bound work each, on the way to the first chunk of every task.

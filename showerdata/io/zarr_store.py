@@ -284,7 +284,7 @@ class Kept:
     """Objects opened once per version of what they open, shared by threads.
 
     Keyed by what names that version (e.g. :func:`array_version`); at most
-    ``limit`` are kept, and all are dropped when more come.
+    ``limit`` are kept, the oldest going first.
     """
 
     def __init__(self, limit: int) -> None:
@@ -300,8 +300,9 @@ class Kept:
     def keep(self, key: Any, value: Any) -> None:
         """Keep ``value`` under ``key``."""
         with self._lock:
-            if len(self._items) >= self._limit:
-                self._items.clear()
+            self._items.pop(key, None)
+            while len(self._items) >= self._limit:
+                del self._items[next(iter(self._items))]  # dicts keep insertion order
             self._items[key] = value
 
 
