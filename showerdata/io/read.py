@@ -316,10 +316,8 @@ def read_points_from(
         stored = read_selection(file, header.num_points, selection).astype(np.int64)
     try:
         if header.dense:
-            if out is not None and not zeroed:
-                out[...] = 0
             points, padding_zero, checked = _read_dense(
-                file, header, selection, stored, max_points, out, check_energies
+                file, header, selection, stored, max_points, out, check_energies, zeroed
             )
         else:
             points, checked = _read_ragged(
@@ -411,10 +409,14 @@ def _read_dense(
     max_points: int,
     out: np.ndarray | None,
     check: bool,
+    zeroed: bool = True,
 ) -> tuple[np.ndarray, bool, bool]:
     """The padded block, whether its padding is known to be zero, and whether
     it was checked already (with ``check``, where chunks are decoded directly).
+    ``out`` as in :func:`read_points_from`.
     """
+    if out is not None and not zeroed:
+        out[...] = 0  # every path below writes into zeros
     bad = (stored < 0) | (stored > header.max_points)
     if bad.any():
         position = int(np.argmax(bad))

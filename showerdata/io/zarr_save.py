@@ -71,12 +71,17 @@ def write_chunk(path: str, start: int, names: tuple[str, ...], *blocks: Any) -> 
 def _opened(path: str) -> zarr.Group:
     # Once per store (and version of it) and process, not once per task: the
     # checks of open_store read the metadata of every array.
-    key = (path, store_identity(path))
+    key = _store_key(path)
     group = _stores.get(key)
     if group is None:
         group = open_store(path, "r+")
         _stores.keep(key, group)
     return group
+
+
+def _store_key(path: str) -> tuple[str, tuple[int, int, int]]:
+    """Under what :data:`_stores` keeps the store at ``path`` as it is now."""
+    return path, store_identity(path)
 
 
 #: Stores kept open by the write tasks of this process.
@@ -142,7 +147,7 @@ def save_to_store(
         todo = everything[~written_chunks(record, everything)].tolist()
         root = str(group.store.root)  # type: ignore[attr-defined]
         # Write tasks run here use the group just made rather than reopen it.
-        _stores.keep((root, store_identity(root)), group)
+        _stores.keep(_store_key(root), group)
         write_blocks(fields, root, 0, chunk, todo, progress)
         if not written_chunks(record, everything).all():
             raise ShowerDataError("not every chunk was written", path=path)
