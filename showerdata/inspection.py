@@ -17,58 +17,28 @@ import numpy as np
 
 from .execution import Execution
 from .graphs import compute
-from .io.zarr_store import CHUNKS_WRITTEN
-
-
-def _is_store(path: str) -> bool:
-    # An HDF5 file is a file; a zarr store is a directory (usually *.zarr).
-    return os.path.isdir(path)
-
-
-def _size_on_disk(path: str) -> int:
-    if not _is_store(path):
-        return os.path.getsize(path)
-    return sum(
-        os.path.getsize(os.path.join(root, name))
-        for root, _, names in os.walk(path)
-        for name in names
-    )
 
 
 def list_datasets(path: str) -> dict[str, tuple[str, tuple[int, ...]]]:
     """Every dataset (array) of a file or store: name -> (dtype, shape)."""
-    found: dict[str, tuple[str, tuple[int, ...]]] = {}
-    if _is_store(path):
-        import zarr
+    from .io.backends import backend_for
 
-        group = zarr.open_group(path, mode="r")
-        for name, node in group.members(max_depth=None):
-            if isinstance(node, zarr.Array):
-                found[name] = (str(node.dtype), tuple(node.shape))
-        return dict(sorted(found.items()))
-    import h5py
-
-    from .io.handles import open_hdf5
-
-    def visit(name: str, item: Any) -> None:
-        if isinstance(item, h5py.Dataset):
-            vlen = h5py.check_vlen_dtype(item.dtype)
-            dtype = f"vlen {vlen}" if vlen is not None else str(item.dtype)
-            found[name] = (dtype, tuple(item.shape))
-
-    with open_hdf5(path, "r") as file:
-        file.visititems(visit)
-    return found
+    return backend_for(path).list_datasets(path)
 
 
 def _format_of(path: str) -> str:
-    return "zarr store" if _is_store(path) else "HDF5 file"
+    from .io.backends import is_zarr
+
+    return "zarr store" if is_zarr(path) else "HDF5 file"
 
 
 def describe_file(path: str) -> str:
     """What ``showerdata info`` prints about one file: counts, shape, contents."""
     from .errors import ShowerDataError
     from .io.api import get_file_length, get_file_shape, load, load_metadata
+    from .io.backends import backend_for
+
+    size_on_disk = backend_for(path).size_on_disk
 
     lines = []
     try:
@@ -87,9 +57,7 @@ def describe_file(path: str) -> str:
                 f"  points per shower: min {num_points.min()}, mean "
                 f"{num_points.mean():.1f}, max {num_points.max()}"
             )
-    lines.append(
-        f"  {_format_of(path)}, {_size_on_disk(path) / 2**20:,.1f} MiB on disk"
-    )
+    lines.append(f"  {_format_of(path)}, {size_on_disk(path) / 2**20:,.1f} MiB on disk")
     metadata = load_metadata(path)
     if metadata:
         lines.append("  attributes:")
@@ -246,7 +214,7 @@ def verify_file(path: str, run: Execution) -> VerifyReport:
     observables = 0
     for dataset, (_, shape) in datasets.items():
         leaf = dataset.rsplit("/", 1)[-1]
-        if leaf in ("shape", CHUNKS_WRITTEN) or not shape:
+        if leaf == "shape" or not shape:
             continue
         if shape[0] != count:
             raise ShowerDataError(

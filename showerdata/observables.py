@@ -7,21 +7,17 @@ The ``calc_*`` functions keep the form of their input (lazy or in memory);
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any
 
-import h5py
 import numpy as np
 import numpy.typing as npt
 
 from .detector import DetectorGeometry, get_ILD_geometry, get_ILD_unclustered_geometry
 from .errors import MissingDataError
 from .io import api as file_api
-from .io import zarr_write
-from .io.formats import is_zarr, writer_for
-from .io.handles import cached_reader
-from .io.hdf5_write import existing_file
-from .io.read import (
+from .io.backends import backend_for
+from .io.files import opened
+from .io.lazy import (
     read_points_header,
     read_selection,
     require_numeric_dataset,
@@ -56,7 +52,7 @@ __all__ = [
 
 def geometry_of_file(path: PathLike) -> DetectorGeometry:
     """The geometry a file's ``clustered_for`` attribute names (0.7's rule)."""
-    clustered_for = cached_reader(os.fspath(path)).attrs.get("clustered_for", "")
+    clustered_for = file_api.load_metadata(path).get("clustered_for", "")
     if clustered_for == "ILD":
         return get_ILD_geometry()
     if clustered_for == "":
@@ -95,56 +91,17 @@ def add_observables_to_file(
     path = os.fspath(path)
     file_api.get_file_shape(path)  # a clear error for files without showers
     geometry = detector_config or geometry_of_file(path)
-    if "observables" in cached_reader(path) and not overwrite:
+    with opened(path) as file:
+        exists = "observables" in file
+    if exists and not overwrite:
         raise ValueError(
             f"File {path} already contains an 'observables' group. Use overwrite "
             "option to replace it."
         )
     values = calc_observables(file_api.load(path), geometry)
-    if is_zarr(path):
-        _add_to_store(path, values, geometry.name)
-        return
-    directory, name = os.path.split(os.path.abspath(path))
-    side = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:8]}.observables")
-    try:
-        with h5py.File(side, "w") as staging:
-            group = staging.create_group("observables")
-            for key, array in values.items():
-                group.create_dataset(key, shape=array.shape, dtype=array.dtype)
-            for start, block in iter_blocks(values):
-                for key, chunk in block.items():
-                    group[key][start : start + len(chunk)] = chunk
-            with existing_file(path) as file:
-                if "observables" in file:
-                    del file["observables"]
-                file.copy(staging["observables"], file, "observables")
-                file.attrs["observables_computed_for"] = geometry.name
-    finally:
-        if os.path.exists(side):
-            os.remove(side)
-
-
-def _add_to_store(path: str, values: dict[str, Any], geometry: str) -> None:
-    # A zarr store is written in place: build the group beside the old one and
-    # swap directories, so a failure leaves the previous observables.
-    staging = ".observables.partial"
-    with zarr_write.existing_file(path) as group:
-        if staging in group:
-            del group[staging]
-        target = group.create_group(staging)
-        length = len(next(iter(values.values())))
-        chunk = int(group["energies"].chunks[0]) if "energies" in group else None
-        for key, array in values.items():
-            zarr_write.create_dataset(target, key, array.shape, array.dtype, chunk)
-        try:
-            for start, block in iter_blocks(values, chunk_length=chunk or length or 1):
-                for key, piece in block.items():
-                    target[key][start : start + len(piece)] = piece
-        except BaseException:
-            del group[staging]
-            raise
-        zarr_write.replace_group(group, staging, "observables")
-        group.attrs["observables_computed_for"] = geometry
+    file_api.save_group(
+        path, "observables", values, {"observables_computed_for": geometry.name}
+    )
 
 
 def save_observables_to_file(
@@ -162,7 +119,7 @@ def save_observables_to_file(
         Replace datasets that exist; otherwise raise :class:`ValueError`.
     """
     path = os.fspath(path)
-    fmt = writer_for(path)
+    fmt = backend_for(path)
     if not os.path.exists(path):
         with fmt.new_file(path, overwrite=False):
             pass
@@ -211,7 +168,13 @@ def read_observables_from_file(
         An explicitly requested observable is not in the file.
     """
     path = os.fspath(path)
-    file = cached_reader(path)
+    with opened(path) as file:
+        return _read_observables(file, path, observables, start, stop)
+
+
+def _read_observables(
+    file: Any, path: str, observables: list[str] | None, start: int, stop: int | None
+) -> dict[str, np.ndarray]:
     wanted = list(STORED) if observables is None else list(observables)
     length = file["energies"].shape[0] if "energies" in file else 0
     rows = rows_selection(path, length, start, stop)
@@ -245,12 +208,14 @@ def read_point_energies(
     except MissingDataError as error:
         raise ValueError(f"{path} is not a valid shower data file: {error}") from None
     rows = rows_selection(path, header.num_showers, start, stop)
+    with opened(path) as file:
+        points = read_selection(path, file, header.rows, rows)
+        if header.dense:
+            counts = read_selection(path, file, header.num_points, rows)
     if header.dense:
-        points = read_selection(cached_reader(path), header.rows, rows)
-        counts = read_selection(cached_reader(path), header.num_points, rows)
         real = np.arange(header.max_points) < counts[:, None]
         return points[real][:, 3].astype(np.float32)
-    data = cached_reader(path)[header.rows][rows]
+    data = points
     if len(data) == 0:
         return np.empty(0, dtype=np.float32)
     flat = np.concatenate(data).astype(np.float32, copy=False)

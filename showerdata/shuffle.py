@@ -33,7 +33,7 @@ from .config import chunk_lengths, showers_per_chunk
 from .errors import ShowerDataError
 from .graphs import lazy_from_tasks
 from .io.api import get_file_shape, load, save
-from .io.formats import is_zarr
+from .io.backends import is_zarr
 from .io.layout import PER_SHOWER
 from .progress import progress_bar
 from .ragged import row_lengths, split_rows
@@ -304,8 +304,8 @@ def _plan_rows(
     Rows are copied from the inputs' bytes by the direct heap reader where it
     applies (no object per row, no GIL), else read through h5py.
     """
-    from .io.heap_rows import heap_rows
-    from .io.read import read_selection
+    from .io.hdf5.heap_rows import heap_rows
+    from .io.hdf5.read import read_selection
 
     features = sources[0].num_features
     counts = [
@@ -356,13 +356,13 @@ def copy_rows(
     The variable-length rows are copied as stored (checked as the reader
     checks them), so nothing is padded.
     """
-    from .io.handles import cached_reader
-    from .io.hdf5_write import create_showers_layout, new_file, write_vlen_rows
-    from .io.read import read_selection
+    from .io.files import handle
+    from .io.hdf5.read import read_selection
+    from .io.hdf5.write import create_showers_layout, new_file, write_vlen_rows
 
     total = sum(plan.length for plan in plans)
     shape = (total, sources[0].max_points, sources[0].num_features)
-    files = [cached_reader(s.path) for s in sources]
+    files = [handle(s.path) for s in sources]
     with (
         new_file(output, overwrite) as out,
         progress_bar(progress, total=total, unit="showers", desc="shuffling") as bar,

@@ -48,7 +48,7 @@ from conftest import assert_showers_equal
 import showerdata
 from showerdata import ShowerDataFile, Showers
 from showerdata.config import CHUNK_BYTES_KEY
-from showerdata.io.zarr_store import CHUNKS_WRITTEN
+from showerdata.io.zarr.store import CHUNKS_WRITTEN
 from showerdata.toy import toy_showers
 
 pytestmark = pytest.mark.timeout(120)

@@ -26,7 +26,7 @@ from distributed import Client, LocalCluster
 
 import showerdata
 from showerdata.detector import get_ILD_geometry
-from showerdata.io.handles import cached_paths
+from showerdata.io.files import open_locations
 from showerdata.toy import toy_showers
 
 pytestmark = pytest.mark.timeout(180)
@@ -82,7 +82,7 @@ def check_job_on_client(
             computed = showerdata.load(output).compute()
             assert_showers_equal(computed, reference[kind])
     # The workers read the sources themselves (their own handle caches).
-    opened = client.run(cached_paths)
+    opened = client.run(open_locations)
     assert len(opened) == 2
     read_by_workers = set().union(*opened.values())
     assert {str(p.resolve()) for p in production.values()} <= read_by_workers

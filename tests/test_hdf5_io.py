@@ -14,7 +14,7 @@ from conftest import assert_showers_equal
 
 import showerdata
 from showerdata import ShowerDataError, ShowerDataFile
-from showerdata.io import hdf5_write
+from showerdata.io.hdf5 import write as hdf5_write
 
 
 @pytest.fixture
@@ -379,7 +379,7 @@ def test_num_points_disagreeing_with_row_length(stored):
 
 
 def test_vlen_rows_written_in_pieces_read_back_whole(tmp_path):
-    from showerdata.io.hdf5_write import ROWS_PER_WRITE, write_vlen_rows
+    from showerdata.io.hdf5.write import ROWS_PER_WRITE, write_vlen_rows
 
     count = 2 * ROWS_PER_WRITE + 7  # two whole pieces and a short one
     rng = np.random.default_rng(3)

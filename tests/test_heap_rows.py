@@ -19,8 +19,9 @@ import pytest
 from conftest import FIXTURES
 
 import showerdata
-from showerdata.io.heap_rows import end_of_allocation, heap_rows
-from showerdata.io.read import read_points_header, read_selection
+from showerdata.io.hdf5.heap_rows import end_of_allocation, heap_rows
+from showerdata.io.hdf5.read import read_selection
+from showerdata.io.lazy import read_points_header
 from showerdata.kernels.heap import COLLECTION_HEADER, REFERENCE_BYTES
 from showerdata.ragged import pad_rows
 
@@ -28,7 +29,7 @@ from showerdata.ragged import pad_rows
 def read_both(path, selection, max_points=None, features=None):
     """(direct block or None, h5py block) of the selected rows of ``path``."""
     with h5py.File(path, "r") as file:
-        header = read_points_header(str(path), handle=file)
+        header = read_points_header(str(path), file=file)
         max_points = header.max_points if max_points is None else max_points
         features = header.num_features
         rows = read_selection(file, "showers", selection)
@@ -182,7 +183,7 @@ FUZZ = """
 import shutil, sys
 import h5py
 import numpy as np
-from showerdata.io.heap_rows import end_of_allocation, heap_rows
+from showerdata.io.hdf5.heap_rows import end_of_allocation, heap_rows
 
 source, damaged, trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rng = np.random.default_rng(0)
@@ -299,7 +300,7 @@ def _mapped_rss_bytes(path) -> int:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/smaps")
 def test_pages_read_are_unmapped_a_few_mib_at_a_time(tmp_path):
-    from showerdata.io.heap_rows import RELEASE_BYTES
+    from showerdata.io.hdf5.heap_rows import RELEASE_BYTES
 
     rng = np.random.default_rng(3)
     points = rng.uniform(0.1, 1.0, (1800, 1000, 4)).astype(np.float32)  # 29 MB

@@ -35,7 +35,7 @@ import showerdata
 from showerdata import ShowerDataError, ShowerDataFile, cli
 from showerdata.execution import ExecutionOptions, execution
 from showerdata.filter import get_detector_thresholds
-from showerdata.io.zarr_store import CHUNKS_WRITTEN
+from showerdata.io.zarr.store import CHUNKS_WRITTEN
 from showerdata.toy import toy_showers
 
 PACKAGE = Path(showerdata.__file__).parent

@@ -1,9 +1,9 @@
 """The file functions of the showerdata API, for HDF5 files and zarr stores.
 
-The format follows the path (``*.zarr`` is a zarr store, see
-:mod:`.formats`). Readers return lazy objects and read nothing but the layout;
-writers compute lazy data chunk by chunk: HDF5 streams every chunk to one
-writer, zarr lets every worker write the chunks it computed.
+The format follows the location (``*.zarr``, a URL or a store object is zarr,
+see :mod:`.backends`). Readers return lazy objects and read nothing but the
+layout; writers compute lazy data chunk by chunk: HDF5 streams every chunk to
+one writer, zarr lets every worker write the chunks it computed.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from ..config import showers_per_chunk
 from ..errors import MissingDataError, ShowerDataError
 from ..graphs import rechunk
 from ..showers import IncidentParticles, Showers, check_before_write
-from . import hdf5_write
-from .formats import is_zarr, writer_for
-from .handles import cached_reader
+from .backends import backend_for
+from .files import opened
 from .layout import points_dataset_names
-from .read import (
+from .lazy import (
     open_particles,
     open_showers,
     open_target,
@@ -32,14 +31,23 @@ from .read import (
     read_points_header,
 )
 from .streaming import iter_blocks
-from .zarr_save import save_region, save_to_store
-from .zarr_store import FORMAT_ATTRIBUTE, LAYOUT_VERSION_ATTRIBUTE
 
-PathLike = str | os.PathLike[str]
+#: A local path, a URL (``s3://bucket/prod.zarr``) or a zarr store object.
+PathLike = str | os.PathLike[str] | Any
 
 
-def _path(path: PathLike) -> str:
-    return os.fspath(path)
+def _path(path: PathLike) -> Any:
+    return os.fspath(path) if isinstance(path, os.PathLike) else path
+
+
+def _exists(path: Any) -> bool:
+    if isinstance(path, str) and "://" not in path:
+        return os.path.exists(path)
+    try:
+        with opened(path):
+            return True
+    except FileNotFoundError:
+        return False
 
 
 def load(
@@ -134,29 +142,14 @@ def save(
             f"save() takes Showers or IncidentParticles, not {type(data).__name__}."
         )
     check_before_write(data)
-    if is_zarr(path):
-        if isinstance(data, Showers):
-            shape = tuple(int(d) for d in data.points.shape)
-            rows = showers_per_chunk(data.max_points, data.num_features)
-        else:
-            shape, rows = None, 2**20
-        save_to_store(
-            data._fields(), _path(path), shape, rows, overwrite, progress, resume
-        )  # type: ignore[arg-type]
-        return
-    if resume:
-        raise ValueError("resume=True applies to zarr stores only.")
-    fmt = writer_for(path)
-    with fmt.new_file(path, overwrite) as file:
-        if isinstance(data, Showers):
-            fmt.create_showers_layout(file, data.points.shape)
-            rows = showers_per_chunk(data.max_points, data.num_features)
-        else:
-            fmt.create_particles_layout(file, len(data))
-            rows = 2**20
-        fields = data._fields()
-        for start, block in iter_blocks(fields, chunk_length=rows, progress=progress):
-            fmt.write_fields(file, start, block)
+    if isinstance(data, Showers):
+        shape = tuple(int(d) for d in data.points.shape)
+        rows = showers_per_chunk(data.max_points, data.num_features)
+    else:
+        shape, rows = None, 2**20
+    backend_for(path).save_fields(
+        data._fields(), _path(path), shape, overwrite, progress, resume, rows
+    )
 
 
 def create_empty_file(
@@ -174,9 +167,9 @@ def create_empty_file(
         Replace an existing file (default True, as in showerdata 0.7).
     """
     shape = _checked_shape(shape, "shape")
-    fmt = writer_for(path)
-    with fmt.new_file(path, overwrite) as file:
-        fmt.create_showers_layout(file, shape)
+    backend = backend_for(path)
+    with backend.new_file(_path(path), overwrite) as file:
+        backend.create_showers_layout(file, shape)
 
 
 def _checked_shape(shape: Any, what: str) -> tuple[int, int, int]:
@@ -227,19 +220,7 @@ def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
         start,
         "showers",
     )
-    fields = data._fields()
-    if header.dense:
-        save_region(fields, path, start)
-        return
-    rows = showers_per_chunk(header.max_points, header.num_features)
-    # HDF5 (zarr is dense). A rerun after a killed save_batch must not trip
-    # over the rows it left unreadable: reset those of this batch to empty.
-    stop = start + data.points.shape[0]
-    hdf5_write.reset_unreadable_rows(path, header.rows, start, stop, rows)
-    with hdf5_write.existing_file(path) as file:
-        for offset, block in iter_blocks(fields, chunk_length=rows):
-            hdf5_write.write_fields(file, start + offset, block)
-            file.flush()  # a kill then damages only the blocks in flight
+    backend_for(path).save_rows(data._fields(), path, start)
 
 
 def _check_batch(
@@ -290,14 +271,12 @@ def get_file_length(path: PathLike) -> int:
 # -- metadata -------------------------------------------------------------------------
 
 
-#: Root attributes of a zarr store that describe the store, not the data.
-STORE_ATTRIBUTES = (FORMAT_ATTRIBUTE, LAYOUT_VERSION_ATTRIBUTE)
-
-
 def load_metadata(path: PathLike) -> dict[str, Any]:
     """Root attributes of a file (including ``showerdata_version``)."""
-    attributes = cached_reader(_path(path)).attrs.items()
-    return {k: v for k, v in attributes if k not in STORE_ATTRIBUTES}
+    path = _path(path)
+    hidden = backend_for(path).STORE_ATTRIBUTES
+    with opened(path) as file:
+        return {k: v for k, v in file.attrs.items() if k not in hidden}
 
 
 def add_metadata(path: PathLike, metadata: dict[str, str | int | float | bool]) -> None:
@@ -312,10 +291,44 @@ def add_metadata(path: PathLike, metadata: dict[str, str | int | float | bool]) 
                 f"metadata '{key}' must be str, int, float or bool, not "
                 f"{type(value).__name__}."
             )
-    with writer_for(path).existing_file(_path(path)) as file:
+    with backend_for(path).existing_file(_path(path)) as file:
         for key, value in metadata.items():
             # numpy scalars become Python ones: zarr stores attributes as JSON.
             file.attrs[key] = value.item() if isinstance(value, np.generic) else value
+
+
+def save_group(
+    path: PathLike,
+    name: str,
+    arrays: dict[str, Any],
+    attributes: dict[str, Any] | None = None,
+) -> None:
+    """Write per-shower arrays as group ``name`` of an existing file.
+
+    The group is built under a temporary name and replaces a group ``name``
+    only when complete, so a failure keeps the previous one; ``attributes``
+    are then set on the root.
+    """
+    path = _path(path)
+    backend = backend_for(path)
+    length = len(next(iter(arrays.values()))) if arrays else 0
+    with backend.existing_file(path) as file:
+        staging = f".{name}.partial"
+        if staging in file:
+            del file[staging]
+        group = file.create_group(staging)
+        try:
+            for key, values in arrays.items():
+                backend.create_dataset(group, key, values.shape, values.dtype)
+            for start, block in iter_blocks(arrays, chunk_length=max(length, 1)):
+                for key, piece in block.items():
+                    group[key][start : start + len(piece)] = piece
+        except BaseException:
+            del file[staging]
+            raise
+        backend.replace_group(file, staging, name)
+        for key, value in (attributes or {}).items():
+            file.attrs[key] = value
 
 
 # -- targets ---------------------------------------------------------------------------
@@ -342,7 +355,7 @@ def add_target_dataset(
     """
     path = _path(path)
     shape = _checked_shape(shape, "shape")
-    fmt = writer_for(path)
+    fmt = backend_for(path)
     with fmt.existing_file(path) as file:
         if key in file:
             if exists_ok:
@@ -358,17 +371,17 @@ def _target_num_points(data: Any, path: str, num_points: Any, start: int) -> Any
             f"got shape {data.shape}."
         )
     if num_points is None:
-        if not os.path.exists(path):
+        if not _exists(path):
             raise ValueError(
                 "num_points must be provided if the file does not exist yet."
             )
-        showers_num_points = cached_reader(path).get("num_points")
-        if showers_num_points is None:
-            raise MissingDataError(
-                f"file '{path}': no 'num_points' dataset to take the target's from; "
-                "pass num_points."
-            )
-        num_points = showers_num_points[start : start + data.shape[0]]
+        with opened(path) as file:
+            if "num_points" not in file:
+                raise MissingDataError(
+                    f"file '{path}': no 'num_points' dataset to take the target's "
+                    "from; pass num_points."
+                )
+            num_points = np.asarray(file["num_points"][start : start + data.shape[0]])
     lazy = is_lazy_array(num_points) or is_lazy_array(data)
     num_points = (da if lazy else np).asarray(num_points).astype(np.int32).reshape(-1)
     if num_points.shape[0] != data.shape[0]:
@@ -440,8 +453,8 @@ def save_target(
     path = _path(path)
     num_points = _target_num_points(data, path, num_points, 0)
     fields = _target_fields(data, num_points)
-    fmt = writer_for(path)
-    if not os.path.exists(path):
+    fmt = backend_for(path)
+    if not _exists(path):
         with fmt.new_file(path, overwrite=False):
             pass
     with fmt.existing_file(path) as file:
@@ -506,7 +519,7 @@ def save_target_batch(
     )
     fields = _target_fields(data, num_points)
     rows = showers_per_chunk(header.max_points, header.num_features)
-    fmt = writer_for(path)
+    fmt = backend_for(path)
     with fmt.existing_file(path) as file:
         for offset, block in iter_blocks(fields, chunk_length=rows):
             fmt.write_points(

@@ -6,9 +6,8 @@ import os
 import uuid
 
 from ..errors import MissingDataError
-from ..replacing import remove
+from ..replacing import remove, replace_directory
 from .api import (
-    STORE_ATTRIBUTES,
     PathLike,
     add_metadata,
     load,
@@ -18,10 +17,9 @@ from .api import (
     save,
     save_target,
 )
-from .formats import is_zarr, writer_for
-from .handles import cached_reader
-from .read import require_numeric_dataset
-from .zarr_write import commit
+from .backends import backend_for, is_zarr
+from .files import forget, opened
+from .lazy import require_numeric_dataset
 
 #: Rows of an observable copied at once.
 ROWS_PER_COPY = 2**18
@@ -62,13 +60,14 @@ def convert(
     source, destination = os.fspath(source), os.fspath(destination).rstrip("/")
     if os.path.abspath(source) == os.path.abspath(destination):
         raise ValueError(f"convert: source and destination are both '{source}'.")
-    writer_for(destination).check_destination(destination, overwrite)
+    backend_for(destination).check_destination(destination, overwrite)
     directory, name = os.path.split(os.path.abspath(destination))
     working = os.path.join(directory, f".{uuid.uuid4().hex[:8]}.converting.{name}")
     try:
         _copy(source, working, progress)
+        forget(destination)
         if is_zarr(destination):
-            commit(working, destination)
+            replace_directory(working, destination)
         else:
             os.replace(working, destination)
     finally:
@@ -76,20 +75,20 @@ def convert(
 
 
 def _copy(source: str, destination: str, progress: bool) -> None:
-    file = cached_reader(source)
-    if "shape" in file:
+    with opened(source) as file:
+        has_showers = "shape" in file
+        targets = _target_keys(file)
+        has_observables = "observables" in file
+    if has_showers:
         save(load(source), destination, progress=progress)
     else:
         save(load_inc_particles(source), destination, progress=progress)
-    for key in _target_keys(file):
+    for key in targets:
         points, num_points = load_target(source, key)
         save_target(points, destination, num_points, name=key)
-    if "observables" in file:
+    if has_observables:
         _copy_observables(source, destination)
-    attributes = load_metadata(source)
-    add_metadata(
-        destination, {k: v for k, v in attributes.items() if k not in STORE_ATTRIBUTES}
-    )
+    add_metadata(destination, load_metadata(source))
 
 
 def _target_keys(file: object) -> list[str]:
@@ -102,10 +101,9 @@ def _target_keys(file: object) -> list[str]:
 
 
 def _copy_observables(source: str, destination: str) -> None:
-    reader = cached_reader(source)
-    stored = reader["observables"]
-    fmt = writer_for(destination)
-    with fmt.existing_file(destination) as file:
+    backend = backend_for(destination)
+    with opened(source) as reader, backend.existing_file(destination) as file:
+        stored = reader["observables"]
         group = file.require_group("observables")
         for key in stored.keys():
             if not hasattr(stored[key], "shape"):
@@ -113,9 +111,8 @@ def _copy_observables(source: str, destination: str) -> None:
                     f"file '{source}': 'observables/{key}' is a group, expected arrays."
                 )
             values = require_numeric_dataset(reader, f"observables/{key}", source)
-            target = fmt.create_dataset(group, key, values.shape, values.dtype)
+            target = backend.create_dataset(group, key, values.shape, values.dtype)
             # Observables are a few numbers per shower: plain slices suffice.
             for start in range(0, values.shape[0], ROWS_PER_COPY):
-                target[start : start + ROWS_PER_COPY] = values[
-                    start : start + ROWS_PER_COPY
-                ]
+                stop = start + ROWS_PER_COPY
+                target[start:stop] = values[start:stop]

@@ -6,15 +6,19 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
 from ..indexing import IndexLike, Selection, normalize_index, selection_length
 from ..showers import Showers
-from .formats import writer_for
-from .handles import open_reader
-from .read import check_per_shower_datasets, read_points_header, read_shower_rows
+from .backends import backend_for
+from .lazy import check_per_shower_datasets, read_points_header, read_shower_rows
 from .streaming import iter_blocks
+
+
+def _location(path: Any) -> Any:
+    return os.fspath(path) if isinstance(path, os.PathLike) else path
 
 
 class ShowerDataFile:
@@ -55,7 +59,7 @@ class ShowerDataFile:
         self._closed = True
         if mode not in ("r", "w", "a"):
             raise ValueError(f"Invalid mode '{mode}'. Must be 'r', 'w', or 'a'.")
-        self._format = writer_for(path)
+        self._format = backend_for(path)
         self._writable = mode != "r"
         # Holds the writer's context: leaving it normally commits the file.
         self._context = ExitStack()
@@ -71,14 +75,14 @@ class ShowerDataFile:
         elif mode == "a":
             self.file = self._context.enter_context(self._format.existing_file(path))
         else:
-            self.file = open_reader(os.fspath(path))
+            self.file = self._format.open_reader(_location(path))
         self._closed = False
         self.attrs = self.file.attrs
-        self._header = read_points_header(os.fspath(path), handle=self.file)
+        self._header = read_points_header(_location(path), file=self.file)
         if mode != "w":
             # As load() does: refuse strings, references or opaque bytes where
             # numbers belong before reading them, with an error naming the file.
-            check_per_shower_datasets(self._header, handle=self.file)
+            check_per_shower_datasets(self._header, self.file)
 
     # -- context --------------------------------------------------------------------
 
@@ -185,7 +189,7 @@ class ShowerDataFile:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"ShowerDataFile('{os.fspath(self.path)}', {state}, shape={self.shape})"
+        return f"ShowerDataFile('{_location(self.path)}', {state}, shape={self.shape})"
 
 
 __all__ = ["ShowerDataFile"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def points_dataset_names(key: str) -> tuple[str, str, str]:
     """Names of (rows, shape, num_points) for ``"showers"`` or a target key."""
@@ -20,3 +22,16 @@ PER_SHOWER: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 #: The datasets of a file holding only incident particles.
 PARTICLE_FIELDS = ("energies", "directions", "pdg")
+
+
+@dataclass(frozen=True)
+class PointsHeader:
+    """What a file says about one padded point-cloud dataset (checked on opening)."""
+
+    path: str
+    rows: str  # vlen rows of flattened points (HDF5) or dense padded points (zarr)
+    num_points: str  # its num_points dataset
+    num_showers: int
+    max_points: int
+    num_features: int
+    dense: bool = False  # True for zarr

@@ -17,13 +17,14 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .._version import __version__
-from ..errors import ShowerDataError
-from ..kernels.heap import REFERENCE_BYTES
-from ..ragged import unpad_rows
-from .handles import forget, open_hdf5
+from ..._version import __version__
+from ...errors import ShowerDataError
+from ...kernels.heap import REFERENCE_BYTES
+from ...ragged import unpad_rows
+from ..files import forget
+from ..layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 from .heap_rows import reference_offset
-from .layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
+from .read import open_hdf5
 
 VLEN_FLOAT32 = h5py.vlen_dtype(np.dtype("float32"))
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
-from ..indexing import Selection
-from ..kernels.heap import REFERENCE_BYTES, gather_heap_rows
+from ...indexing import Selection
+from ...kernels.heap import REFERENCE_BYTES, gather_heap_rows
 
 _DONT_NEED = getattr(mmap, "MADV_DONTNEED", None)
 #: Bytes of one region of a map a thread reads before it unmaps them. An unmap

@@ -1,0 +1,125 @@
+"""The one file manager: a bounded cache of open read handles, per process.
+
+Graph tasks carry locations, never handles; the first task in a process that
+reads a file opens it here and later tasks reuse the handle. A handle is
+reopened when the file at its path was replaced (writers replace files by
+renaming a new one into place), dropped in a forked child (HDF5 handles must
+not cross a fork), and the least recently used one is closed when more than
+``showerdata.open-files`` are open. Eager functions (:func:`opened`) leave
+nothing open that was not open before, so that a user's ``h5py.File(path,
+"a")`` right after works; :func:`close_files` closes the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dask
+
+from .backends import backend_for, location_key
+
+OPEN_FILES_KEY = "showerdata.open-files"
+DEFAULT_OPEN_FILES = 128
+
+_lock = threading.Lock()
+_handles: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()  # key: (identity, handle)
+
+
+def _forget_all_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()
+    _handles.clear()  # the parent's handles are not ours to close
+
+
+os.register_at_fork(after_in_child=_forget_all_after_fork)
+
+
+def _limit() -> int:
+    return max(1, int(dask.config.get(OPEN_FILES_KEY, DEFAULT_OPEN_FILES)))
+
+
+def handle(location: Any, writable: bool = False) -> Any:
+    """A handle of ``location``, shared within this process.
+
+    An :class:`h5py.File` for HDF5 files, an opened store for zarr; both are
+    indexed by dataset name and have ``attrs``. Read only, or (``writable``,
+    zarr only) for the write tasks of a save.
+    """
+    backend = backend_for(location)
+    key = (location_key(location), writable)
+    identity = backend.identity(location)
+    with _lock:
+        cached = _handles.get(key)
+        if cached is not None and cached[0] == identity and backend.is_open(cached[1]):
+            _handles.move_to_end(key)
+            return cached[1]
+    opened_handle = backend.open_reader(location, writable)
+    with _lock:
+        cached = _handles.get(key)
+        if cached is not None and cached[0] == identity and backend.is_open(cached[1]):
+            # Another thread opened it meanwhile, and may be using its handle.
+            evicted = [opened_handle]
+            opened_handle = cached[1]
+        else:
+            _handles.pop(key, None)
+            _handles[key] = (identity, opened_handle)
+            evicted = [cached[1]] if cached is not None else []
+            while len(_handles) > _limit():
+                evicted.append(_handles.popitem(last=False)[1][1])
+    for old in evicted:
+        _close(old)
+    return opened_handle
+
+
+def _close(old: Any) -> None:
+    close = getattr(old, "close", None)
+    if close is not None:
+        close()
+
+
+@contextmanager
+def opened(location: Any) -> Iterator[Any]:
+    """A read handle for an eager read that leaves no new handle open after it."""
+    with _lock:
+        was_open = (location_key(location), False) in _handles
+    reader = handle(location)
+    try:
+        yield reader
+    finally:
+        if not was_open:
+            forget(location)
+
+
+def forget(location: Any) -> None:
+    """Close and drop the handle of ``location`` (before writing to it)."""
+    key = location_key(location)
+    with _lock:
+        cached = [_handles.pop((key, w), None) for w in (False, True)]
+    for entry in cached:
+        if entry is not None:
+            _close(entry[1])
+
+
+def close_files() -> None:
+    """Close every file and store that showerdata holds open in this process.
+
+    Reads open files as they need them and keep them open for the tasks that
+    follow; call this to release them all (e.g. before another program
+    writes to them). Nothing else is needed: the next read reopens them.
+    """
+    with _lock:
+        held = list(_handles.values())
+        _handles.clear()
+    for _, old in held:
+        _close(old)
+
+
+def open_locations() -> list[str]:
+    """Locations with a handle open in this process (to see where reads ran)."""
+    with _lock:
+        return sorted(str(key) for key, _ in _handles)
