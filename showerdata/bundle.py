@@ -60,10 +60,12 @@ class Bundle:
 
     FIELDS: ClassVar[tuple[str, ...]] = ()
 
-    _source: StoredSelection | None
+    # The stored rows the fields were read from, with the dask name each field
+    # had then (see ``_source``).
+    _stored: tuple[StoredSelection, dict[str, str]] | None
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_source", None)
+        object.__setattr__(self, "_stored", None)
 
     @classmethod
     def _from_fields(
@@ -73,14 +75,36 @@ class Bundle:
         bundle = cls.__new__(cls)
         for name in cls.FIELDS:
             object.__setattr__(bundle, name, fields[name])
-        object.__setattr__(bundle, "_source", source)
+        stored = None
+        if source is not None:
+            stored = (source, {name: fields[name].name for name in cls.FIELDS})
+        object.__setattr__(bundle, "_stored", stored)
         return bundle
+
+    @property
+    def _source(self) -> StoredSelection | None:
+        """The stored rows the fields hold, while they hold nothing else; else None.
+
+        Indexing and ``compute`` read such rows straight from the file. That is
+        right only while every field is still the array the rows were read
+        into: dask's in-place edit (``s.energies[0, 0] = 99``) keeps the array
+        object but gives it a new graph and a new name, and reading the file
+        again would silently drop the edit. So the names are compared on
+        every use; an edited bundle goes through its fields.
+        """
+        if self._stored is None:
+            return None
+        source, names = self._stored
+        for name, expected in names.items():
+            if getattr(self, name).name != expected:
+                return None
+        return source
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A reassigned field no longer matches the stored rows, so selections
         # must go through the fields from now on.
         if name in self.FIELDS:
-            object.__setattr__(self, "_source", None)
+            object.__setattr__(self, "_stored", None)
             value = _aligned_like(getattr(self, name, None), value)
         object.__setattr__(self, name, value)
 
@@ -112,9 +136,10 @@ class Bundle:
         """
         if not self.is_lazy:
             return type(self)._from_fields(self._fields())
-        if self._source is not None and not kwargs:
+        source = self._source
+        if source is not None and not kwargs:
             # Rows of a file: read them straight into the result, no scheduler.
-            return self._source.read()  # type: ignore[return-value]
+            return source.read()  # type: ignore[return-value]
         if len(self.chunks or ()) == 1 or kwargs:
             values = compute(*self._fields().values(), **kwargs)
             return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
@@ -201,8 +226,9 @@ class Bundle:
 
     def __getitem__(self: B, index: IndexLike) -> B:
         selection = normalize_index(index, len(self))
-        if self._source is not None:
-            return self._source.select(selection)  # type: ignore[return-value]
+        source = self._source
+        if source is not None:
+            return source.select(selection)  # type: ignore[return-value]
         return self._select_fields(selection)
 
     def _select_fields(self: B, selection: Selection) -> B:

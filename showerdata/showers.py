@@ -140,6 +140,14 @@ class Showers(Bundle):
     when the data is computed or written. Otherwise it is *in memory* and the
     checks run now. Invalid data raises :class:`~showerdata.ShowerDataError`
     (a :class:`ValueError`) naming the first bad shower.
+
+    Fields may be edited in place (``s.energies[0, 0] = 99``, which dask
+    arrays take too: the edit becomes part of the array's graph) or replaced
+    (``s.points = s.points[:, :, :4]``). Either way every later use sees the
+    new values: indexing, :meth:`compute`, :meth:`persist`, :meth:`copy`, the
+    operations, :func:`concatenate` and every writer. Showers read from a file
+    serve ``s[...]`` and ``compute()`` straight from its rows only while no
+    field has been edited or replaced; after that, from the fields' graphs.
     """
 
     FIELDS = ("points", "energies", "pdg", "directions", "shower_ids", "num_points")
@@ -260,10 +268,16 @@ class Showers(Bundle):
     def copy(self) -> Showers:
         """Return a copy; in-memory arrays are copied, dask graphs are shared.
 
-        Dask arrays are immutable, so sharing them is as safe as copying.
+        Lazy fields become new dask arrays over the same graphs: nothing is
+        computed, and an in-place edit of the copy (``c.energies[0] = 1``
+        replaces that array's graph) does not reach the original.
         """
         if self.is_lazy:
-            return Showers._from_fields(self._fields())
+            fields = {
+                name: da.Array(a.dask, a.name, a.chunks, meta=a)
+                for name, a in self._fields().items()
+            }
+            return Showers._from_fields(fields, source=self._source)
         return Showers._from_fields({k: v.copy() for k, v in self._fields().items()})
 
     def __add__(self, other: Showers) -> Showers:
