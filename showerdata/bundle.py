@@ -17,8 +17,11 @@ import dask.array as da
 import dask.local
 import dask.threaded
 import numpy as np
+from dask.utils import format_bytes
 
 from .buffers import zeros
+from .config import MAX_COMPUTE_BYTES_KEY, chunk_bytes, max_compute_bytes
+from .errors import ShowerDataError
 from .graphs import (
     compute,
     compute_into,
@@ -133,9 +136,40 @@ class Bundle:
         """Return the in-memory form, computing all fields in one pass.
 
         Keyword arguments go to :func:`dask.compute` (e.g. ``scheduler=``).
+
+        Raises
+        ------
+        ShowerDataError
+            The result (padded, all fields) would be larger than
+            ``showerdata.max-compute-bytes`` (see
+            :func:`showerdata.config.max_compute_bytes`); raised before
+            anything is read.
         """
         if not self.is_lazy:
             return type(self)._from_fields(self._fields())
+        self._check_compute_size()
+        return self._compute(**kwargs)
+
+    def _check_compute_size(self) -> None:
+        limit = max_compute_bytes()
+        size = self.nbytes
+        if limit is None or size <= limit:
+            return
+        noun = "showers" if "points" in self.FIELDS else "particles"
+        per_row = max(1, size // max(1, len(self)))
+        fits = max(1, limit // per_row)
+        raise ShowerDataError(
+            f"computing these {len(self):,} {noun} would hold {format_bytes(size)} "
+            f"in memory (padded arrays), more than showerdata.max-compute-bytes = "
+            f"{format_bytes(limit)}. Instead: write them with {noun}.save(path), "
+            f"which computes and writes chunk by chunk; compute a part, e.g. "
+            f"{noun}[:{fits}].compute(), or loop over such slices; or raise the "
+            f"limit: dask.config.set({{{MAX_COMPUTE_BYTES_KEY!r}: "
+            f"'{_round_up_gib(size)}GiB'}}) (None disables the check)."
+        )
+
+    def _compute(self: B, **kwargs: Any) -> B:
+        """:meth:`compute` without the size check, for reads of one chunk."""
         source = self._source
         if source is not None and not kwargs:
             # Rows of a file: read them straight into the result, no scheduler.
@@ -197,8 +231,6 @@ class Bundle:
         return type(self)._from_fields(fields)
 
     def _auto_chunk_length(self) -> int:
-        from .config import chunk_bytes
-
         per_shower = max(
             max(1, int(np.prod(getattr(self, name).shape[1:]))) * 4
             for name in self.FIELDS
@@ -252,6 +284,10 @@ class Bundle:
         return bool(all(compute(*checks)))
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+
+def _round_up_gib(size: int) -> int:
+    return -(-size // 2**30)
 
 
 def as_field(

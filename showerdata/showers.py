@@ -7,6 +7,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+from dask.utils import format_bytes
 from numpy.typing import ArrayLike
 
 from .bundle import Bundle, align_lazy, as_field, is_lazy_array
@@ -293,7 +294,11 @@ class Showers(Bundle):
 
     def __repr__(self) -> str:
         n, p, f = self.points.shape
-        return f"Showers({n:,} showers, P={p}, F={f}, {_form_text(self)})"
+        # The size is what compute() would hold: the padded arrays.
+        size = format_bytes(self.nbytes)
+        return (
+            f"Showers({n:,} showers, P={p}, F={f}, {size} padded, {_form_text(self)})"
+        )
 
 
 def check_before_write(data: Showers | IncidentParticles) -> None:
