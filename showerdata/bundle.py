@@ -63,12 +63,12 @@ class Bundle:
 
     FIELDS: ClassVar[tuple[str, ...]] = ()
 
-    # The stored rows the fields were read from, with the dask name each field
-    # had then (see ``_source``).
-    _stored: tuple[StoredSelection, dict[str, str]] | None
+    # How the fields were built: the stored rows they were read from, if any,
+    # and the dask name each lazy field had then (see ``_edited``).
+    _built: tuple[StoredSelection | None, dict[str, str]]
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_stored", None)
+        object.__setattr__(self, "_built", (None, {}))
 
     @classmethod
     def _from_fields(
@@ -78,40 +78,45 @@ class Bundle:
         bundle = cls.__new__(cls)
         for name in cls.FIELDS:
             object.__setattr__(bundle, name, fields[name])
-        stored = None
-        if source is not None:
-            stored = (source, {name: fields[name].name for name in cls.FIELDS})
-        object.__setattr__(bundle, "_stored", stored)
+        bundle._remember_fields(source)
         return bundle
+
+    def _remember_fields(self, source: StoredSelection | None = None) -> None:
+        """Take the fields as they are now as built (converted and checked)."""
+        names = {name: _name(getattr(self, name)) for name in self.FIELDS}
+        object.__setattr__(self, "_built", (source, names))
+
+    def _edited(self) -> set[str]:
+        """The lazy fields edited in place or replaced since the bundle was built.
+
+        dask's item assignment (``s.energies[0, 0] = 99``) keeps the array
+        object but gives it a new graph and a new name, so names are compared.
+        """
+        _, names = self._built
+        return {n for n in self.FIELDS if _name(getattr(self, n)) != names.get(n)}
 
     @property
     def _source(self) -> StoredSelection | None:
         """The stored rows the fields hold, while they hold nothing else; else None.
 
         Indexing and ``compute`` read such rows straight from the file. That is
-        right only while every field is still the array the rows were read
-        into: dask's in-place edit (``s.energies[0, 0] = 99``) keeps the array
-        object but gives it a new graph and a new name, and reading the file
-        again would silently drop the edit. So the names are compared on
-        every use; an edited bundle goes through its fields.
+        right only while no field has been edited: reading the file again
+        would silently drop the edit, so an edited bundle goes through its
+        fields.
         """
-        if self._stored is None:
-            return None
-        source, names = self._stored
-        for name, expected in names.items():
-            if getattr(self, name).name != expected:
-                return None
-        return source
+        source, _ = self._built
+        return None if source is None or self._edited() else source
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A reassigned field no longer matches the stored rows, so selections
         # must go through the fields from now on.
         if name in self.FIELDS:
-            object.__setattr__(self, "_stored", None)
+            object.__setattr__(self, "_built", (None, self._built[1]))
             value = _aligned_like(getattr(self, name, None), value)
         object.__setattr__(self, name, value)
 
     def _fields(self) -> dict[str, Any]:
+        """The fields as they are computed, indexed, processed and written."""
         return {name: getattr(self, name) for name in self.FIELDS}
 
     # -- form -------------------------------------------------------------------
@@ -264,7 +269,7 @@ class Bundle:
         return self._select_fields(selection)
 
     def _select_fields(self: B, selection: Selection) -> B:
-        fields = {name: getattr(self, name)[selection] for name in self.FIELDS}
+        fields = {name: a[selection] for name, a in self._fields().items()}
         if self.is_lazy:
             fields = _drop_empty_chunks(fields)
         return type(self)._from_fields(fields)
@@ -284,6 +289,11 @@ class Bundle:
         return bool(all(compute(*checks)))
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+
+def _name(array: Any) -> str | None:
+    """The dask name of a lazy field; None for a numpy one."""
+    return array.name if is_lazy_array(array) else None
 
 
 def _round_up_gib(size: int) -> int:

@@ -39,6 +39,21 @@ def _check_known_shape(name: str, array: Any) -> None:
         )
 
 
+def checked_lazy_points(points: da.Array, num_points: da.Array) -> da.Array:
+    """``points`` with a task per chunk that checks them against ``num_points``.
+
+    Both chunked alike along showers. The check raises a
+    :class:`~showerdata.ShowerDataError` naming the first bad shower.
+    """
+    return da.map_blocks(
+        checked_points_block,
+        points,
+        num_points[:, None, None],
+        dtype=np.float32,
+        meta=np.empty((0, 0, 0), np.float32),
+    )
+
+
 def _check_shapes(fields: dict[str, Any], expected: dict[str, tuple]) -> None:
     for name, shape in expected.items():
         _check_known_shape(name, fields[name])
@@ -104,6 +119,7 @@ class IncidentParticles(Bundle):
         Bundle.__init__(self)
         for name, value in fields.items():
             setattr(self, name, value)
+        self._remember_fields()
 
     @staticmethod
     def _row_shapes(length: int) -> dict[str, tuple[int, ...]]:
@@ -149,6 +165,8 @@ class Showers(Bundle):
     operations, :func:`concatenate` and every writer. Showers read from a file
     serve ``s[...]`` and ``compute()`` straight from its rows only while no
     field has been edited or replaced; after that, from the fields' graphs.
+    Edited or replaced lazy ``points``/``num_points`` are checked like lazy
+    inputs, chunk by chunk wherever they are read.
     """
 
     FIELDS = ("points", "energies", "pdg", "directions", "shower_ids", "num_points")
@@ -212,18 +230,15 @@ class Showers(Bundle):
         _check_shapes(fields, self._row_shapes(length))
         if any(is_lazy_array(f) for f in fields.values()):
             fields = align_lazy(fields)
-            fields["points"] = da.map_blocks(
-                checked_points_block,
-                fields["points"],
-                fields["num_points"][:, None, None],
-                dtype=np.float32,
-                meta=np.empty((0, 0, 0), np.float32),
+            fields["points"] = checked_lazy_points(
+                fields["points"], fields["num_points"]
             )
         else:
             check_points(points, num_points, dataset="points")
         Bundle.__init__(self)
         for name, value in fields.items():
             setattr(self, name, value)
+        self._remember_fields()
 
     @staticmethod
     def _row_shapes(length: int) -> dict[str, tuple[int, ...]]:
@@ -234,6 +249,28 @@ class Showers(Bundle):
             "shower_ids": (length,),
             "num_points": (length,),
         }
+
+    def _fields(self) -> dict[str, Any]:
+        """The fields as they are computed, indexed, processed and written.
+
+        Lazy points or num_points edited since the showers were built
+        (``s.points[0, 0, 3] = -1``, ``s.num_points = ...``) are checked
+        against each other chunk by chunk, as those given to a new lazy
+        ``Showers`` are: the edit is read wherever the showers are, and must
+        not make a file that ``load`` refuses. (In-memory fields are checked
+        again by the writers, see :func:`check_before_write`.)
+        """
+        fields = super()._fields()
+        points, num_points = fields["points"], fields["num_points"]
+        if (
+            is_lazy_array(points)
+            and is_lazy_array(num_points)
+            and self._edited() & {"points", "num_points"}
+            # Else a field is being replaced; the writers say what is wrong.
+            and points.chunks[0] == num_points.chunks[0]
+        ):
+            fields["points"] = checked_lazy_points(points, num_points)
+        return fields
 
     # 0.7 kept num_points private; user code still reads and writes it this way.
     @property
@@ -369,9 +406,10 @@ def concatenate(data: Iterable[Showers]) -> Showers:
         missing = max_points - points.shape[1]
         return lib.pad(points, ((0, 0), (0, missing), (0, 0))) if missing else points
 
+    each = [s._fields() for s in parts]
     fields = {
         name: lib.concatenate(
-            [padded(s.points) if name == "points" else getattr(s, name) for s in parts],
+            [padded(f[name]) if name == "points" else f[name] for f in each],
             axis=0,
         )
         for name in Showers.FIELDS

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import showerdata
-from showerdata import Showers, concatenate, filter_showers
+from showerdata import ShowerDataError, Showers, concatenate, filter_showers
 from showerdata.toy import toy_arrays
 
 N = 12
@@ -69,7 +69,7 @@ PATHS: dict[str, Callable[[Showers, Path], Showers]] = {
     "save-zarr": lambda s, d: _save_and_load(s, d / "out.zarr"),
     "showerdatafile-assignment": lambda s, d: _assign_to_file(s, d / "assigned.h5"),
     "filter_showers": lambda s, d: filter_showers(s, ecal_threshold=0.01).compute(),
-    "concatenate": lambda s, d: concatenate([s[6:], s[:6]]).compute(),
+    "concatenate": lambda s, d: concatenate([s, s[:2]]).compute(),
 }
 
 
@@ -145,3 +145,44 @@ def test_an_edit_of_lazy_showers_made_in_memory(stored) -> None:
     showers.energies[0, 0] = 99.0
     assert showers[:3].compute().energies[0, 0] == 99.0
     assert showers.compute().energies[0, 0] == 99.0
+
+
+def negative_energy(s: Showers) -> None:
+    s.points[5, 0, 3] = -1.0
+
+
+def fewer_points(s: Showers) -> None:
+    s.num_points[5] = 0  # its points stay: padding would be in the shower
+
+
+BREAKING_EDITS = {"negative-energy": negative_energy, "fewer-points": fewer_points}
+# Every path that reaches shower 5.
+REFUSING_PATHS = [name for name in PATHS if name not in ("int", "slice", "copy")]
+
+
+@pytest.mark.parametrize("path", REFUSING_PATHS)
+@pytest.mark.parametrize("edit", BREAKING_EDITS)
+def test_an_edit_that_breaks_a_shower_is_refused(stored, tmp_path, edit, path) -> None:
+    file, data = stored
+    reference = Showers(**data, copy=True)
+    BREAKING_EDITS[edit](reference)
+    with pytest.raises(ShowerDataError, match="shower 5"):
+        reference.save(tmp_path / "reference.h5")  # as numpy edits are
+
+    showers = showerdata.load(file, chunks=CHUNK)
+    BREAKING_EDITS[edit](showers)
+    with pytest.raises(ShowerDataError, match="shower 5"):
+        PATHS[path](showers, tmp_path)
+    assert not list(tmp_path.glob("out.*"))
+
+
+def test_unedited_points_are_not_checked_again(stored) -> None:
+    file, _ = stored
+    showers = showerdata.load(file, chunks=CHUNK)
+    filtered = filter_showers(showers, ecal_threshold=0.01)
+    for unedited in (showers, filtered, showers.copy(), showers[2:7]):
+        assert unedited._fields()["points"] is unedited.points
+    showers.energies[0, 0] = 99.0  # not the points: nothing to check
+    assert showers._fields()["points"] is showers.points
+    showers.points[0, 0, 0] = 1.0
+    assert showers._fields()["points"] is not showers.points
