@@ -17,8 +17,11 @@ import dask.array as da
 import dask.local
 import dask.threaded
 import numpy as np
+from dask.utils import format_bytes
 
 from .buffers import zeros
+from .config import MAX_COMPUTE_BYTES_KEY, chunk_bytes, max_compute_bytes
+from .errors import ShowerDataError
 from .graphs import (
     compute,
     compute_into,
@@ -60,10 +63,12 @@ class Bundle:
 
     FIELDS: ClassVar[tuple[str, ...]] = ()
 
-    _source: StoredSelection | None
+    # How the fields were built: the stored rows they were read from, if any,
+    # and the dask name each lazy field had then (see ``_edited``).
+    _built: tuple[StoredSelection | None, dict[str, str]]
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_source", None)
+        object.__setattr__(self, "_built", (None, {}))
 
     @classmethod
     def _from_fields(
@@ -73,18 +78,45 @@ class Bundle:
         bundle = cls.__new__(cls)
         for name in cls.FIELDS:
             object.__setattr__(bundle, name, fields[name])
-        object.__setattr__(bundle, "_source", source)
+        bundle._remember_fields(source)
         return bundle
+
+    def _remember_fields(self, source: StoredSelection | None = None) -> None:
+        """Take the fields as they are now as built (converted and checked)."""
+        names = {name: _name(getattr(self, name)) for name in self.FIELDS}
+        object.__setattr__(self, "_built", (source, names))
+
+    def _edited(self) -> set[str]:
+        """The lazy fields edited in place or replaced since the bundle was built.
+
+        dask's item assignment (``s.energies[0, 0] = 99``) keeps the array
+        object but gives it a new graph and a new name, so names are compared.
+        """
+        _, names = self._built
+        return {n for n in self.FIELDS if _name(getattr(self, n)) != names.get(n)}
+
+    @property
+    def _source(self) -> StoredSelection | None:
+        """The stored rows the fields hold, while they hold nothing else; else None.
+
+        Indexing and ``compute`` read such rows straight from the file. That is
+        right only while no field has been edited: reading the file again
+        would silently drop the edit, so an edited bundle goes through its
+        fields.
+        """
+        source, _ = self._built
+        return None if source is None or self._edited() else source
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A reassigned field no longer matches the stored rows, so selections
         # must go through the fields from now on.
         if name in self.FIELDS:
-            object.__setattr__(self, "_source", None)
+            object.__setattr__(self, "_built", (None, self._built[1]))
             value = _aligned_like(getattr(self, name, None), value)
         object.__setattr__(self, name, value)
 
     def _fields(self) -> dict[str, Any]:
+        """The fields as they are computed, indexed, processed and written."""
         return {name: getattr(self, name) for name in self.FIELDS}
 
     # -- form -------------------------------------------------------------------
@@ -109,12 +141,44 @@ class Bundle:
         """Return the in-memory form, computing all fields in one pass.
 
         Keyword arguments go to :func:`dask.compute` (e.g. ``scheduler=``).
+
+        Raises
+        ------
+        ShowerDataError
+            The result (padded, all fields) would be larger than
+            ``showerdata.max-compute-bytes`` (see
+            :func:`showerdata.config.max_compute_bytes`); raised before
+            anything is read.
         """
         if not self.is_lazy:
             return type(self)._from_fields(self._fields())
-        if self._source is not None and not kwargs:
+        self._check_compute_size()
+        return self._compute(**kwargs)
+
+    def _check_compute_size(self) -> None:
+        limit = max_compute_bytes()
+        size = self.nbytes
+        if limit is None or size <= limit:
+            return
+        noun = "showers" if "points" in self.FIELDS else "particles"
+        per_row = max(1, size // max(1, len(self)))
+        fits = max(1, limit // per_row)
+        raise ShowerDataError(
+            f"computing these {len(self):,} {noun} would hold {format_bytes(size)} "
+            f"in memory (padded arrays), more than showerdata.max-compute-bytes = "
+            f"{format_bytes(limit)}. Instead: write them with {noun}.save(path), "
+            f"which computes and writes chunk by chunk; compute a part, e.g. "
+            f"{noun}[:{fits}].compute(), or loop over such slices; or raise the "
+            f"limit: dask.config.set({{{MAX_COMPUTE_BYTES_KEY!r}: "
+            f"'{_round_up_gib(size)}GiB'}}) (None disables the check)."
+        )
+
+    def _compute(self: B, **kwargs: Any) -> B:
+        """:meth:`compute` without the size check, for reads of one chunk."""
+        source = self._source
+        if source is not None and not kwargs:
             # Rows of a file: read them straight into the result, no scheduler.
-            return self._source.read()  # type: ignore[return-value]
+            return source.read()  # type: ignore[return-value]
         if len(self.chunks or ()) == 1 or kwargs:
             values = compute(*self._fields().values(), **kwargs)
             return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
@@ -172,8 +236,6 @@ class Bundle:
         return type(self)._from_fields(fields)
 
     def _auto_chunk_length(self) -> int:
-        from .config import chunk_bytes
-
         per_shower = max(
             max(1, int(np.prod(getattr(self, name).shape[1:]))) * 4
             for name in self.FIELDS
@@ -201,12 +263,13 @@ class Bundle:
 
     def __getitem__(self: B, index: IndexLike) -> B:
         selection = normalize_index(index, len(self))
-        if self._source is not None:
-            return self._source.select(selection)  # type: ignore[return-value]
+        source = self._source
+        if source is not None:
+            return source.select(selection)  # type: ignore[return-value]
         return self._select_fields(selection)
 
     def _select_fields(self: B, selection: Selection) -> B:
-        fields = {name: getattr(self, name)[selection] for name in self.FIELDS}
+        fields = {name: a[selection] for name, a in self._fields().items()}
         if self.is_lazy:
             fields = _drop_empty_chunks(fields)
         return type(self)._from_fields(fields)
@@ -226,6 +289,15 @@ class Bundle:
         return bool(all(compute(*checks)))
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+
+def _name(array: Any) -> str | None:
+    """The dask name of a lazy field; None for a numpy one."""
+    return array.name if is_lazy_array(array) else None
+
+
+def _round_up_gib(size: int) -> int:
+    return -(-size // 2**30)
 
 
 def as_field(

@@ -7,6 +7,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+from dask.utils import format_bytes
 from numpy.typing import ArrayLike
 
 from .bundle import Bundle, align_lazy, as_field, is_lazy_array
@@ -36,6 +37,21 @@ def _check_known_shape(name: str, array: Any) -> None:
         raise ValueError(
             f"{name} has unknown chunk sizes; call .compute_chunk_sizes() first."
         )
+
+
+def checked_lazy_points(points: da.Array, num_points: da.Array) -> da.Array:
+    """``points`` with a task per chunk that checks them against ``num_points``.
+
+    Both chunked alike along showers. The check raises a
+    :class:`~showerdata.ShowerDataError` naming the first bad shower.
+    """
+    return da.map_blocks(
+        checked_points_block,
+        points,
+        num_points[:, None, None],
+        dtype=np.float32,
+        meta=np.empty((0, 0, 0), np.float32),
+    )
 
 
 def _check_shapes(fields: dict[str, Any], expected: dict[str, tuple]) -> None:
@@ -103,6 +119,7 @@ class IncidentParticles(Bundle):
         Bundle.__init__(self)
         for name, value in fields.items():
             setattr(self, name, value)
+        self._remember_fields()
 
     @staticmethod
     def _row_shapes(length: int) -> dict[str, tuple[int, ...]]:
@@ -140,6 +157,16 @@ class Showers(Bundle):
     when the data is computed or written. Otherwise it is *in memory* and the
     checks run now. Invalid data raises :class:`~showerdata.ShowerDataError`
     (a :class:`ValueError`) naming the first bad shower.
+
+    Fields may be edited in place (``s.energies[0, 0] = 99``, which dask
+    arrays take too: the edit becomes part of the array's graph) or replaced
+    (``s.points = s.points[:, :, :4]``). Either way every later use sees the
+    new values: indexing, :meth:`compute`, :meth:`persist`, :meth:`copy`, the
+    operations, :func:`concatenate` and every writer. Showers read from a file
+    serve ``s[...]`` and ``compute()`` straight from its rows only while no
+    field has been edited or replaced; after that, from the fields' graphs.
+    Edited or replaced lazy ``points``/``num_points`` are checked like lazy
+    inputs, chunk by chunk wherever they are read.
     """
 
     FIELDS = ("points", "energies", "pdg", "directions", "shower_ids", "num_points")
@@ -203,18 +230,15 @@ class Showers(Bundle):
         _check_shapes(fields, self._row_shapes(length))
         if any(is_lazy_array(f) for f in fields.values()):
             fields = align_lazy(fields)
-            fields["points"] = da.map_blocks(
-                checked_points_block,
-                fields["points"],
-                fields["num_points"][:, None, None],
-                dtype=np.float32,
-                meta=np.empty((0, 0, 0), np.float32),
+            fields["points"] = checked_lazy_points(
+                fields["points"], fields["num_points"]
             )
         else:
             check_points(points, num_points, dataset="points")
         Bundle.__init__(self)
         for name, value in fields.items():
             setattr(self, name, value)
+        self._remember_fields()
 
     @staticmethod
     def _row_shapes(length: int) -> dict[str, tuple[int, ...]]:
@@ -225,6 +249,28 @@ class Showers(Bundle):
             "shower_ids": (length,),
             "num_points": (length,),
         }
+
+    def _fields(self) -> dict[str, Any]:
+        """The fields as they are computed, indexed, processed and written.
+
+        Lazy points or num_points edited since the showers were built
+        (``s.points[0, 0, 3] = -1``, ``s.num_points = ...``) are checked
+        against each other chunk by chunk, as those given to a new lazy
+        ``Showers`` are: the edit is read wherever the showers are, and must
+        not make a file that ``load`` refuses. (In-memory fields are checked
+        again by the writers, see :func:`check_before_write`.)
+        """
+        fields = super()._fields()
+        points, num_points = fields["points"], fields["num_points"]
+        if (
+            is_lazy_array(points)
+            and is_lazy_array(num_points)
+            and self._edited() & {"points", "num_points"}
+            # Else a field is being replaced; the writers say what is wrong.
+            and points.chunks[0] == num_points.chunks[0]
+        ):
+            fields["points"] = checked_lazy_points(points, num_points)
+        return fields
 
     # 0.7 kept num_points private; user code still reads and writes it this way.
     @property
@@ -260,10 +306,16 @@ class Showers(Bundle):
     def copy(self) -> Showers:
         """Return a copy; in-memory arrays are copied, dask graphs are shared.
 
-        Dask arrays are immutable, so sharing them is as safe as copying.
+        Lazy fields become new dask arrays over the same graphs: nothing is
+        computed, and an in-place edit of the copy (``c.energies[0] = 1``
+        replaces that array's graph) does not reach the original.
         """
         if self.is_lazy:
-            return Showers._from_fields(self._fields())
+            fields = {
+                name: da.Array(a.dask, a.name, a.chunks, meta=a)
+                for name, a in self._fields().items()
+            }
+            return Showers._from_fields(fields, source=self._source)
         return Showers._from_fields({k: v.copy() for k, v in self._fields().items()})
 
     def __add__(self, other: Showers) -> Showers:
@@ -279,7 +331,11 @@ class Showers(Bundle):
 
     def __repr__(self) -> str:
         n, p, f = self.points.shape
-        return f"Showers({n:,} showers, P={p}, F={f}, {_form_text(self)})"
+        # The size is what compute() would hold: the padded arrays.
+        size = format_bytes(self.nbytes)
+        return (
+            f"Showers({n:,} showers, P={p}, F={f}, {size} padded, {_form_text(self)})"
+        )
 
 
 def check_before_write(data: Showers | IncidentParticles) -> None:
@@ -350,9 +406,10 @@ def concatenate(data: Iterable[Showers]) -> Showers:
         missing = max_points - points.shape[1]
         return lib.pad(points, ((0, 0), (0, missing), (0, 0))) if missing else points
 
+    each = [s._fields() for s in parts]
     fields = {
         name: lib.concatenate(
-            [padded(s.points) if name == "points" else getattr(s, name) for s in parts],
+            [padded(f[name]) if name == "points" else f[name] for f in each],
             axis=0,
         )
         for name in Showers.FIELDS

@@ -167,7 +167,7 @@ def _read_now(part: Showers) -> Showers:
     # scheduler of its own.
     if part._source is not None:
         return part._source.read()
-    return part.compute(scheduler="sync")
+    return part._compute(scheduler="sync")
 
 
 def gather_chunk(

@@ -27,8 +27,10 @@ _SPARE_AXES = "abcdefgh"  # index letters for trailing axes of aligned fields
 
 
 def _blockwise_arguments(showers: Showers, aligned: tuple[Any, ...]) -> list[Any]:
-    index = da.arange(len(showers), chunks=(showers.points.chunks[0],), dtype=np.int64)
-    arguments: list[Any] = [showers.points, "ijk", index, "i"]
+    # _fields(): lazy points edited in place carry their check (see Showers).
+    points = showers._fields()["points"]
+    index = da.arange(len(showers), chunks=(points.chunks[0],), dtype=np.int64)
+    arguments: list[Any] = [points, "ijk", index, "i"]
     for array in aligned:
         arguments += [array, "i" + _SPARE_AXES[: array.ndim - 1]]
     return arguments
