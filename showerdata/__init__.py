@@ -27,6 +27,7 @@ from .io.api import (
 )
 from .io.convert import convert
 from .io.datafile import ShowerDataFile
+from .io.files import close_files
 from .ops.clustering import cluster
 from .ops.filtering import filter_showers
 from .ops.shifting import shift
@@ -46,6 +47,7 @@ __all__ = [
     "observables",
     "shift",
     "add_target_dataset",
+    "close_files",
     "concatenate",
     "convert",
     "config",
