@@ -55,8 +55,8 @@ def test_layout_mirrors_hdf5_names_dense_padded_and_compressed(stored):
     assert 10 % group["showers"].chunks[0] == 0
     for name in ("num_points", "energies", "directions", "pdg"):
         assert group[name].chunks[0] == 10, name
-    codec = group["showers"].compressors[0]
-    assert codec.cname.value == "lz4" and codec.shuffle.value == "shuffle"
+    codec = group["showers"].compressors[0].to_dict()["configuration"]
+    assert codec["cname"] == "lz4" and codec["shuffle"] == "shuffle"
     assert group[CHUNKS_WRITTEN][:].tolist() == [1, 1, 1, 1]
 
 
@@ -252,6 +252,9 @@ def test_resume_refuses_different_data(tmp_path, make_showers):
     showers = make_showers(n=30, max_points=10)
     # An interrupted build looks like this: a store at the partial path.
     showerdata.save(showers.chunk(10), tmp_path / "stage.zarr")
+    zarr.open_group(tmp_path / "stage.zarr", mode="r+").attrs["showerdata_state"] = (
+        "writing"
+    )
     os.rename(tmp_path / "stage.zarr", tmp_path / ".x.zarr.partial")
     with pytest.raises(ShowerDataError, match="cannot resume"):
         showerdata.save(make_showers(n=31, max_points=10), partial_owner, resume=True)
