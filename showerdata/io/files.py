@@ -5,9 +5,14 @@ reads a file opens it here and later tasks reuse the handle. A handle is
 reopened when the file at its path was replaced (writers replace files by
 renaming a new one into place), dropped in a forked child (HDF5 handles must
 not cross a fork), and the least recently used one is closed when more than
-``showerdata.open-files`` are open. Eager functions (:func:`opened`) leave
-nothing open that was not open before, so that a user's ``h5py.File(path,
-"a")`` right after works; :func:`close_files` closes the rest.
+``showerdata.open-files`` are open.
+
+HDF5 refuses to open a file for writing in a process that holds it open for
+reading, so nothing stays open in the user's way: eager functions
+(:func:`opened`) leave nothing open that was not open before, HDF5 files are
+closed when the last computation on this process's local schedulers ends,
+and :func:`close_files` closes the rest. A user's ``h5py.File(path, "a")``
+after ``load(path).compute()`` just works.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import dask
+from dask.callbacks import Callback
 
 from .backends import backend_for, location_key
 
@@ -117,6 +123,38 @@ def close_files() -> None:
         _handles.clear()
     for _, old in held:
         _close(old)
+
+
+def close_read_files() -> None:
+    """Close the files that block other openers (HDF5); keep zarr stores open."""
+    with _lock:
+        blocking = [k for k, (_, h) in _handles.items() if hasattr(h, "close")]
+        held = [_handles.pop(key) for key in blocking]
+    for _, old in held:
+        _close(old)
+
+
+class _CloseAfterComputing(Callback):
+    """Closes blocking files when no computation of this process runs any more."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = 0
+        self.lock = threading.Lock()
+
+    def _start(self, dsk: Any) -> None:
+        with self.lock:
+            self.running += 1
+
+    def _finish(self, dsk: Any, state: Any, errored: bool) -> None:
+        with self.lock:
+            self.running -= 1
+            last = self.running == 0
+        if last:
+            close_read_files()
+
+
+_CloseAfterComputing().register()
 
 
 def open_locations() -> list[str]:

@@ -304,7 +304,10 @@ class StoredRows:
         return replace(self, selection=rows).to_bundle()
 
     def read(self) -> Any:
-        file = handle(self.path)
+        with opened(self.path) as file:
+            return self._read_from(file)
+
+    def _read_from(self, file: Any) -> Any:
         if self.kind is IncidentParticles:
             return IncidentParticles._from_fields(
                 {
