@@ -3,11 +3,10 @@
 Every op returns a new padded block of points (tens of MiB), and a new numpy
 array is fresh memory: the kernel faults it in and clears it page by page on
 first touch. numpy advises huge pages for large arrays, so 2 MiB are cleared
-at a time even where only a few real points are written. On the 2-core VM
-this was written on, first touches cost 0.6 ms/MB with small pages and 0.2 to
-10 ms/MB with huge pages (the first ones of a process are the dear ones), and
-clearing reused memory 0.12 ms/MB. In a load -> filter -> cluster -> save
-pipeline the faults cost more than the kernels themselves.
+at a time even where only a few real points are written. First touches cost
+several times what clearing memory that is already mapped does, and in a
+load -> filter -> cluster -> save pipeline more than the kernels themselves
+(see docs/performance.md).
 
 :func:`zeros` keeps a short free list of anonymous memory maps instead. When the
 last view of a block dies its map goes back to the list, and the next block of

@@ -149,7 +149,7 @@ def _cgroup_limits() -> tuple[tuple[int, Path], ...]:
     """(limit, usage file) of each cgroup of this process that sets a limit.
 
     Looked up once: processes rarely change groups, and probing every level
-    of both hierarchies costs ~0.2 ms, a tenth of reading one shower.
+    of both hierarchies costs as much as reading a shower.
     """
     limits = []
     for mount, controller, limit_name, usage_name in _CGROUP_FILES:

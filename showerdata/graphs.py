@@ -120,8 +120,7 @@ def compute_into(arrays: Sequence[da.Array], outs: Sequence[np.ndarray]) -> None
     One graph whose single result is None: one task per block puts it in
     its rows of the output (unless the task that made it wrote it there, see
     :func:`filling`). ``da.store`` does the same with a layer and a finalize
-    step per array, a serial ~20 ms that mattered next to parallel work of
-    a few hundred ms.
+    step per array, serial work that delays every parallel step after it.
     """
     arrays = [rechunk(a, {axis: -1 for axis in range(1, a.ndim)}) for a in arrays]
     layer = "compute-into-" + tokenize(*[a.name for a in arrays], *map(id, outs))

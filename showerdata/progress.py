@@ -31,7 +31,7 @@ def progress_bar(show: bool, **options: Any) -> Any:
     """A ``tqdm.auto`` bar with ``options`` if ``show``, else one that does nothing.
 
     Even a disabled tqdm bar sets up tqdm's locks and monitor thread the first
-    time in a process (7 ms here), which a save that shows no bar need not pay.
+    time in a process, which a save that shows no bar need not pay.
     """
     if not show:
         return _Hidden()

@@ -9,10 +9,6 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 @contextmanager
@@ -30,45 +26,6 @@ def replacing(path: str) -> Iterator[str]:
     finally:
         if os.path.exists(partial):
             os.remove(partial)
-
-
-#: Bytes the kernel is handed at a time. It caches a larger piece in larger
-#: folios, for which it splits large blocks of free memory; on the VM this was
-#: measured on, those blocks had often been handed back to the host, so every
-#: first touch faulted there too. Writing 12 chunk files of 35 MB cost 0.15 to
-#: 0.2 s in 16 KiB calls and 0.2 to 1.9 s (varying run to run) in 64 KiB to
-#: 35 MB calls; in 4 KiB pieces, 64 to a writev() call, 0.14 to 0.17 s, with
-#: no slow run in 30.
-WRITE_PIECE_BYTES = 4 * 2**10
-#: Pieces per writev() call: each call releases and takes back the GIL, and
-#: with a thread per core a call per piece kept the threads waiting on each
-#: other.
-PIECES_PER_CALL = 64
-
-
-def write_file(path: str, data: bytes | memoryview | np.ndarray) -> None:
-    """Write ``data`` to ``path`` through :func:`replacing`, in modest pieces."""
-    with replacing(path) as partial, open(partial, "wb", buffering=0) as handle:
-        write_in_pieces(handle.fileno(), data)
-
-
-def write_in_pieces(fd: int, data: bytes | memoryview | np.ndarray) -> None:
-    """Write all of ``data`` at the offset of file descriptor ``fd``.
-
-    In pieces of :data:`WRITE_PIECE_BYTES`, :data:`PIECES_PER_CALL` to a call.
-    """
-    view = memoryview(data).cast("B")
-    call = WRITE_PIECE_BYTES * PIECES_PER_CALL
-    done = 0
-    while done < len(view):
-        end = min(len(view), done + call)
-        pieces = [
-            view[k : k + WRITE_PIECE_BYTES] for k in range(done, end, WRITE_PIECE_BYTES)
-        ]
-        if hasattr(os, "writev"):
-            done += os.writev(fd, pieces)  # may write less (a full disk, a signal)
-        else:  # Windows
-            done += os.write(fd, pieces[0])
 
 
 def _renameat2() -> Callable[..., int] | None:

@@ -180,9 +180,9 @@ def _radix_sort(
     """Stable LSD radix sort of ``keys[:m]`` (in ``[0, 2**bits)``) with ``order``.
 
     Sorts both arrays in place by key, one byte per pass.  Comparison sorts
-    of a shower's cell keys are dominated by branch mispredictions; this is
-    ~10x faster for the typical 10^3 points and, being stable, keeps points
-    of the same cell in their original order.
+    of a shower's cell keys are dominated by branch mispredictions, which
+    this avoids; being stable, it keeps points of the same cell in their
+    original order.
     """
     shift = 0
     while shift < bits:

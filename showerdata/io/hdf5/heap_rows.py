@@ -29,9 +29,9 @@ from ...kernels.heap import REFERENCE_BYTES, gather_heap_rows
 
 _DONT_NEED = getattr(mmap, "MADV_DONTNEED", None)
 #: Bytes of one region of a map a thread reads before it unmaps them. An unmap
-#: interrupts the process's other running threads (to flush their TLBs): done
-#: after every piece of a chunk, it slowed conversion with two threads by 8 to
-#: 12 %. At most this much per thread and region stays counted in the RSS.
+#: interrupts the process's other running threads (to flush their TLBs), so
+#: it is done for several pieces at once. At most this much per thread and
+#: region stays counted in the RSS.
 RELEASE_BYTES = 8 * 2**20
 _lock = threading.Lock()
 # (path, inode, mtime, size, dataset) -> its HeapRows, or None when not applicable
