@@ -61,11 +61,26 @@ def test_load_start_stop(stored, start, stop):
     )
 
 
-@pytest.mark.parametrize(("start", "stop"), [(38, None), (0, 38), (-38, None)])
-def test_load_out_of_range_raises(stored, start, stop):
+def test_a_start_past_the_end_raises(stored):
     path, _ = stored
-    with pytest.raises(IndexError, match="out of range"):
-        showerdata.load(path, start, stop)
+    with pytest.raises(IndexError, match="start=38 is past the end of its 37"):
+        showerdata.load(path, 38)
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "rows"),
+    [
+        (0, 38, slice(0, 37)),
+        (-38, None, slice(0, 37)),
+        (30, 1000, slice(30, 37)),
+        (37, None, slice(37, 37)),
+        (5, 2, slice(5, 5)),
+    ],
+)
+def test_start_and_stop_clip_as_python_slices_do(stored, start, stop, rows):
+    # As in 0.7, which sliced the datasets: a stop past the end caps the sample.
+    path, showers = stored
+    assert_showers_equal(showerdata.load(path, start, stop).compute(), showers[rows])
 
 
 def test_max_points_truncates_and_clips_num_points(stored):

@@ -375,11 +375,13 @@ def lazy_point_clouds(
     return points, num_points
 
 
-def rows_selection(path: str, num_rows: int, start: int, stop: int | None) -> slice:
-    """The slice of rows for ``start``/``stop`` arguments, checked against the file.
+def rows_selection(path: Any, num_rows: int, start: int, stop: int | None) -> slice:
+    """The slice of rows for ``start``/``stop`` arguments, as 0.7 took them.
 
-    Negative values count from the end, as in Python; positions past the end
-    raise :class:`IndexError` rather than silently returning fewer showers.
+    Python's slicing rules: negative values count from the end, and a
+    ``stop`` past the end (or a negative one before the start) clips. A
+    ``start`` past the end is an :class:`IndexError`: it selects nothing,
+    which is never what a caller meant.
     """
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)):
         raise TypeError(f"start must be an integer, got {start!r}.")
@@ -387,13 +389,11 @@ def rows_selection(path: str, num_rows: int, start: int, stop: int | None) -> sl
         isinstance(stop, bool) or not isinstance(stop, (int, np.integer))
     ):
         raise TypeError(f"stop must be an integer or None, got {stop!r}.")
-    first = start + num_rows if start < 0 else start
-    last = num_rows if stop is None else (stop + num_rows if stop < 0 else stop)
-    if not 0 <= first <= num_rows or not 0 <= last <= num_rows:
+    if start > num_rows:
         raise IndexError(
-            f"file '{path}': start={start}, stop={stop} is out of range for "
-            f"{num_rows} showers."
+            f"file '{path}': start={start} is past the end of its {num_rows} showers."
         )
+    first, last, _ = slice(start, stop).indices(num_rows)
     return slice(first, max(first, last), 1)
 
 
