@@ -31,6 +31,11 @@ def make_showers():
     return make
 
 
+def _v07_environment() -> dict[str, str]:
+    """Our environment without PYTHONPATH, which may put our own package first."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _v07_python() -> str | None:
     python = os.environ.get("SHOWERDATA_V07_PYTHON")
     if not python or not os.path.exists(python):
@@ -40,6 +45,7 @@ def _v07_python() -> str | None:
         capture_output=True,
         text=True,
         cwd="/",  # keep our own package off its path
+        env=_v07_environment(),
     )
     return python if probe.stdout.strip() == "0.7.0" else None
 
@@ -60,7 +66,11 @@ def v07():
 
     def run(script: str, *args: str):
         done = subprocess.run(
-            [python, "-c", script, *args], capture_output=True, text=True, cwd="/"
+            [python, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            env=_v07_environment(),
         )
         if done.returncode != 0:
             raise AssertionError(f"showerdata 0.7.0 failed:\n{done.stderr}")
