@@ -180,6 +180,34 @@ def test_shift_matches_v07(block, direction, form):
     assert_showers_equal(result.compute(), as_v07_showers(inputs, expected))
 
 
+@pytest.mark.parametrize("form", ["memory", "chunk-7"])
+@pytest.mark.parametrize(
+    "operation", ["filter-ild", "cluster-ild", "cluster-test", "shift-forward"]
+)
+def test_four_feature_showers_match_v07(block, operation, form):
+    # make_processing_reference_v07.py checked that 0.7's results for
+    # points[..., :4] are its stored results without the time column.
+    reference, inputs, _ = block
+    data = Showers(points=reference["input"]["points"][..., :4], **inputs)
+    data = data.chunk(7) if form == "chunk-7" else data
+    kind, case = operation.split("-")
+    if kind == "filter":
+        cuts = {
+            key: reference["filter"][f"{case}_{key}"].item()
+            for key in ("radius", "ecal_threshold", "hcal_threshold", "num_layers_ecal")
+        }
+        result = showerdata.filter_showers(data, **cuts)
+    elif kind == "cluster":
+        config = {"ild": get_ILD_geometry(), "test": get_test_geometry(NUM_LAYERS)}
+        result = showerdata.cluster(data, False, config[case])
+    else:
+        result = showerdata.shift(data)
+    check_form(result, form)
+    expected = reference[kind][case][..., :4]
+    expected = zero_padding(expected) if kind == "shift" else expected
+    assert_showers_equal(result.compute(), as_v07_showers(inputs, expected))
+
+
 @pytest.fixture(scope="module")
 def clustered_block(block, tmp_path_factory):
     """0.7's ILD clustering of the block, as input in every form."""
@@ -258,6 +286,7 @@ SPEC = {
     "shift": ["ild", "custom"],
     "observables": ["none", "ild", "test", "custom"],
     "radial_bin_edges": np.linspace(0.0, 150.0, 16).tolist(),
+    "read_range": [5, 40],
     "add_observables": {
         "default": {},
         "clustered_for_ild": {"clustered_for": "ILD"},
@@ -314,11 +343,20 @@ def test_filter_of_toy_showers_matches_v07(live, case, form):
     assert 0 < expected["num_points"].sum() < inputs["num_points"].sum()
 
 
+def chunked_like(inputs: dict, chunk_showers: int):
+    """Config under which ``load`` gives chunks of ``chunk_showers`` toy showers."""
+    per_shower = inputs["points"][0].nbytes
+    return dask.config.set({"showerdata.chunk-bytes": chunk_showers * per_shower})
+
+
+@pytest.mark.parametrize("chunk_showers", [7, 20])
 @pytest.mark.parametrize("case", FILTERS)
-def test_filter_file_matches_v07(live, case, tmp_path):
-    reference, _, path, _, _ = live
+def test_filter_file_matches_v07(live, case, chunk_showers, tmp_path):
+    reference, _, path, inputs, _ = live
     out = tmp_path / "filtered.h5"
-    filter_file(path, out, **FILTERS[case])
+    with chunked_like(inputs, chunk_showers):
+        assert showerdata.load(path).chunks[0] == chunk_showers
+        filter_file(path, out, **FILTERS[case])
     assert_showers_equal(
         showerdata.load(out).compute(),
         v07_showers(reference, f"filter_file-{case}"),
@@ -385,9 +423,7 @@ def test_add_observables_to_file_matches_v07(live, case, chunk_showers, tmp_path
     if options.get("clustered_for"):
         showerdata.add_metadata(copy, {"clustered_for": options["clustered_for"]})
     geometry = options.get("detector_config")
-    # load() chunks ~chunk-bytes of padded points: chunk_showers per chunk
-    per_shower = inputs["points"][0].nbytes
-    with dask.config.set({"showerdata.chunk-bytes": chunk_showers * per_shower}):
+    with chunked_like(inputs, chunk_showers):
         assert showerdata.load(copy).chunks[0] == chunk_showers
         observables.add_observables_to_file(
             copy, detector_config=None if geometry is None else GEOMETRIES[geometry]
@@ -400,3 +436,19 @@ def test_add_observables_to_file_matches_v07(live, case, chunk_showers, tmp_path
     for name in OBSERVABLE_FUNCTIONS:
         expected = reference[f"add_observables-{case}/{name}"]
         assert_arrays_equal(read[name], expected, f"{case}/{name}")
+    # what 0.7 reads back from its file, derived sums included
+    start, stop = SPEC["read_range"]
+    prefix = f"read_observables-{case}/"
+    expected = {
+        k[len(prefix) :]: v for k, v in reference.items() if k.startswith(prefix)
+    }
+    read = observables.read_observables_from_file(copy, start=start, stop=stop)
+    assert sorted(read) == sorted(expected)
+    for name, values in expected.items():
+        assert_arrays_equal(read[name], values, f"read {case}/{name}")
+
+
+def test_read_point_energies_matches_v07(live):
+    reference, _, path, _, _ = live
+    energies = observables.read_point_energies(path, *SPEC["read_range"])
+    assert_arrays_equal(energies, reference["point_energies"], "point energies")
