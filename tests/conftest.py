@@ -31,6 +31,11 @@ def make_showers():
     return make
 
 
+def _v07_environment() -> dict[str, str]:
+    """Our environment without PYTHONPATH, which may put our own package first."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _v07_python() -> str | None:
     python = os.environ.get("SHOWERDATA_V07_PYTHON")
     if not python or not os.path.exists(python):
@@ -40,6 +45,7 @@ def _v07_python() -> str | None:
         capture_output=True,
         text=True,
         cwd="/",  # keep our own package off its path
+        env=_v07_environment(),
     )
     return python if probe.stdout.strip() == "0.7.0" else None
 
@@ -60,7 +66,11 @@ def v07():
 
     def run(script: str, *args: str):
         done = subprocess.run(
-            [python, "-c", script, *args], capture_output=True, text=True, cwd="/"
+            [python, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            env=_v07_environment(),
         )
         if done.returncode != 0:
             raise AssertionError(f"showerdata 0.7.0 failed:\n{done.stderr}")
@@ -72,15 +82,71 @@ def v07():
 def assert_showers_equal(
     actual: showerdata.Showers, expected: dict | showerdata.Showers
 ):
-    """Field-by-field exact equality (bit for bit for floats, -0.0 included)."""
+    """Field-by-field exact equality (bit for bit for floats, -0.0 included).
+
+    Parameters
+    ----------
+    actual : Showers
+        Showers under test (lazy ones are computed).
+    expected : dict or Showers
+        Reference values, by field name.
+
+    Raises
+    ------
+    AssertionError
+        Naming the first field that differs (in ``Showers.FIELDS`` order) and,
+        for values, the first shower that differs and how many do.
+    """
     for name in showerdata.Showers.FIELDS:
         a = np.asarray(getattr(actual, name))
         e = np.asarray(
             expected[name] if isinstance(expected, dict) else getattr(expected, name)
         )
-        assert a.dtype == e.dtype, name
-        assert a.shape == e.shape, name
-        assert a.tobytes() == e.tobytes(), name
+        assert_arrays_equal(a, e, f"field {name!r}")
+
+
+def assert_arrays_equal(actual, expected: np.ndarray, name: str) -> None:
+    """Exact equality of per-shower arrays: dtype, shape and every byte.
+
+    Parameters
+    ----------
+    actual : array_like
+        Array under test, showers along the first axis (dask arrays are
+        computed).
+    expected : numpy.ndarray
+        Reference values.
+    name : str
+        What is compared, for the message.
+
+    Raises
+    ------
+    AssertionError
+        Naming the dtypes or shapes, or the first differing shower (and point).
+    """
+    a, e = np.asarray(actual), np.asarray(expected)
+    assert a.dtype == e.dtype, f"{name}: dtype {a.dtype} != {e.dtype}"
+    assert a.shape == e.shape, f"{name}: shape {a.shape} != {e.shape}"
+    if a.tobytes() != e.tobytes():
+        raise AssertionError(_first_difference(name, a, e))
+
+
+def _first_difference(name: str, actual: np.ndarray, expected: np.ndarray) -> str:
+    """Where two arrays of one dtype and shape differ in their bytes, as text."""
+    actual, expected = np.ascontiguousarray(actual), np.ascontiguousarray(expected)
+    rows = len(actual)
+    as_bytes = [x.view(np.uint8).reshape(rows, -1) for x in (actual, expected)]
+    differs = (as_bytes[0] != as_bytes[1]).any(axis=1)
+    shower = int(np.argmax(differs))
+    text = (
+        f"{name} differs in {int(differs.sum())} of {rows} showers; "
+        f"first differing shower: {shower}"
+    )
+    a, e = actual[shower], expected[shower]
+    if a.ndim == 2:  # points: name the first point that differs
+        point = int(np.argmax((a.view(np.uint8) != e.view(np.uint8)).any(axis=1)))
+        text += f", point {point}"
+        a, e = a[point], e[point]
+    return f"{text}: actual {a}, expected {e}"
 
 
 #: File systems whose Linux drivers swap two paths in one rename
