@@ -9,7 +9,7 @@ numpy array), and every operation keeps the form it was given.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import dask
@@ -62,6 +62,9 @@ class Bundle:
     """
 
     FIELDS: ClassVar[tuple[str, ...]] = ()
+    #: What :meth:`save` calls: ``showerdata.io`` sets it to its ``save`` when
+    #: imported, so that the model never imports io (io imports the model).
+    writer: ClassVar[Callable[..., None]]
 
     # How the fields were built: the stored rows they were read from, if any,
     # and the dask name each lazy field had then (see ``_edited``).
@@ -208,7 +211,7 @@ class Bundle:
                 if first_of[array.name] != name:
                     out[name][...] = out[first_of[array.name]]
             return out
-        from .io.streaming import iter_blocks
+        from .streaming import iter_blocks
 
         for start, block in iter_blocks(fields):
             for name, values in block.items():
@@ -252,9 +255,7 @@ class Bundle:
         overwrite : bool
             Replace an existing file; otherwise raise :class:`FileExistsError`.
         """
-        from .io.api import save
-
-        save(self, path, overwrite=overwrite)  # type: ignore[arg-type]
+        Bundle.writer(self, path, overwrite=overwrite)
 
     # -- container protocol -----------------------------------------------------
 

@@ -147,8 +147,8 @@ def _check_chunks(
     chunk of the same window failed first. Returns the number of chunks.
     """
     from .graphs import compute_chunks
-    from .io.streaming import chunks_in_flight
     from .progress import progress_bar
+    from .streaming import chunks_in_flight
 
     names, arrays = list(fields), list(fields.values())
     lengths = arrays[0].chunks[0]

@@ -23,7 +23,6 @@ from .io.lazy import (
     require_numeric_dataset,
     rows_selection,
 )
-from .io.streaming import iter_blocks
 from .ops.observables import (
     OBSERVABLE_NAMES,
     calc_center_of_energy,
@@ -32,6 +31,7 @@ from .ops.observables import (
     calc_num_points_per_layer,
     calc_observables,
 )
+from .streaming import iter_blocks
 
 PathLike = str | os.PathLike[str]
 

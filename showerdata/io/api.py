@@ -15,11 +15,12 @@ import dask.array as da
 import numpy as np
 from numpy.typing import NDArray
 
-from ..bundle import is_lazy_array
+from ..bundle import Bundle, is_lazy_array
 from ..config import showers_per_chunk
 from ..errors import MissingDataError, ShowerDataError
 from ..graphs import rechunk
 from ..showers import IncidentParticles, Showers, check_before_write
+from ..streaming import iter_blocks
 from .backends import backend_for
 from .files import opened
 from .layout import points_dataset_names
@@ -30,7 +31,6 @@ from .lazy import (
     read_particles_length,
     read_points_header,
 )
-from .streaming import iter_blocks
 
 #: A local path, a URL (``s3://bucket/prod.zarr``) or a zarr store object.
 PathLike = str | os.PathLike[str] | Any
@@ -551,6 +551,8 @@ def load_target(
     """
     return open_target(_path(path), key, start, stop, max_points)
 
+
+Bundle.writer = staticmethod(save)  # type: ignore[assignment]
 
 __all__ = [
     "add_metadata",

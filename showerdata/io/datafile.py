@@ -12,9 +12,9 @@ import numpy as np
 
 from ..indexing import IndexLike, Selection, normalize_index, selection_length
 from ..showers import Showers
+from ..streaming import iter_blocks
 from .backends import backend_for
 from .lazy import check_per_shower_datasets, read_points_header, read_shower_rows
-from .streaming import iter_blocks
 
 
 def _location(path: Any) -> Any:

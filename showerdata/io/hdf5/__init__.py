@@ -14,7 +14,7 @@ from typing import Any
 import h5py
 
 from ...config import showers_per_chunk
-from ..streaming import iter_blocks
+from ...streaming import iter_blocks
 from .read import open_hdf5, read_points, read_selection
 from .write import (
     check_destination,

@@ -27,8 +27,8 @@ from ...bundle import is_lazy_array
 from ...errors import ShowerDataError
 from ...graphs import compute, rechunk
 from ...progress import progress_bar
+from ...streaming import active_client
 from ..layout import points_dataset_names
-from ..streaming import active_client
 from .store import (
     CHUNKS_WRITTEN,
     Location,

@@ -17,9 +17,9 @@ from typing import Any
 import dask
 import numpy as np
 
-from ..bundle import is_lazy_array
-from ..graphs import compute_chunks
-from ..progress import progress_bar
+from .bundle import is_lazy_array
+from .graphs import compute_chunks
+from .progress import progress_bar
 
 WINDOW_KEY = "showerdata.chunks-in-flight"
 
