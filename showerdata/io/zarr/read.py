@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.buffer.cpu import NDBuffer
 
+from ...buffers import empty, zeros
 from ...errors import ShowerDataError
 from ...indexing import Selection
 from ...validation import check_points
@@ -65,13 +67,18 @@ def read_points(
         )
     array = file[header.rows]
     width = min(max_points, header.max_points)
-    points = read_rows(array, selection, width if width < header.max_points else None)
-    if max_points > header.max_points or out is not None:
-        block = np.zeros((len(points), max_points, header.num_features), np.float32)
-        block = block if out is None else out
-        block[:, : points.shape[1]] = points
-        points = block
-    points = np.ascontiguousarray(points, dtype=np.float32)
+    shape = (len(stored), max_points, header.num_features)
+    if isinstance(selection, slice) and selection.step in (None, 1):
+        # zarr decodes straight into the block: no second copy of the rows.
+        whole = width == max_points and out is None
+        points = (empty(shape) if whole else zeros(shape)) if out is None else out
+        if len(stored):
+            into = NDBuffer.from_numpy_array(points[:, :width])
+            array.get_basic_selection((selection, slice(0, width)), out=into)
+    else:
+        rows = read_rows(array, selection, width)
+        points = zeros(shape) if out is None else out
+        points[:, :width] = rows
     if check_energies:
         counts = np.minimum(stored, max_points)
         try:
