@@ -396,6 +396,12 @@ def evaluate(check: Check, result: CaseResult) -> Row:
             row.measured = f"RSS {row.value:.2f} GiB"
             row.result = "PASS" if ours.peak_rss <= check.limit else "MISS"
         return row
+    if check.kind == "speedup":
+        if ours.ok and ref is not None and ref.ok:
+            row.value = ref.median_seconds / ours.median_seconds
+            row.measured = f"speed-up {row.value:.2f}"
+            row.result = "PASS" if row.value >= check.limit else "MISS"
+        return row
     if ours.ok and ref is not None and ref.ok:
         row.value = ours.median_seconds / ref.median_seconds
         row.measured = f"ratio {row.value:.2f}"
@@ -514,8 +520,8 @@ def render_markdown(
         outcome_summary(rows),
         "",
         "ours / ref are medians of the timed runs; `measured` is ours / ref "
-        "(or the peak RSS); a missed target is marked **MISS**. Peak RSS is the "
-        "largest peak resident memory of the side's runs.",
+        "(a speed-up is ref / ours; or the peak RSS); a missed target is marked "
+        "**MISS**. Peak RSS is the largest peak resident memory of the side's runs.",
         "",
         markdown_table(rows),
         "",
