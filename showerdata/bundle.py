@@ -44,7 +44,7 @@ class StoredSelection(Protocol):
 
     def select(self, selection: Selection) -> Bundle: ...
 
-    def read(self) -> Bundle:
+    def read(self, in_task: bool = False) -> Bundle:
         """The selected rows, read now, in memory."""
         ...
 

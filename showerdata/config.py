@@ -23,6 +23,9 @@ DEFAULT_CHUNK_BYTES = 64 * 2**20
 INNER_CHUNK_BYTES = 512 * 2**10
 
 MAX_COMPUTE_BYTES_KEY = "showerdata.max-compute-bytes"
+#: Read HDF5 point rows by copying them from the file's heap with a numba
+#: kernel (True) or through h5py's vlen read (False, the reference path).
+HDF5_FAST_READER_KEY = "showerdata.hdf5-fast-reader"
 #: The default of ``showerdata.max-compute-bytes``: this fraction of the memory
 #: available when ``compute`` is called.
 MAX_COMPUTE_FRACTION = 0.5
@@ -57,6 +60,18 @@ def inner_chunk_length(shard_length: int, max_points: int, num_features: int) ->
     bytes_per_shower = max(1, max_points) * max(1, num_features) * 4
     target = max(1, min(shard_length, INNER_CHUNK_BYTES // bytes_per_shower))
     return next(n for n in range(target, 0, -1) if shard_length % n == 0)
+
+
+def hdf5_fast_reader() -> bool:
+    """Whether HDF5 rows are read by the heap reader (see :data:`HDF5_FAST_READER_KEY`).
+
+    Set it with ``dask.config.set({"showerdata.hdf5-fast-reader": False})`` or
+    the environment variable ``DASK_SHOWERDATA__HDF5_FAST_READER=False``.
+    """
+    value = dask.config.get(HDF5_FAST_READER_KEY, True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "off")
+    return bool(value)
 
 
 def chunk_lengths(num_showers: int, chunk_length: int) -> tuple[int, ...]:

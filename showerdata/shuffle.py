@@ -166,7 +166,7 @@ def _read_now(part: Showers) -> Showers:
     # anything else is computed here, synchronously: a task must not start a
     # scheduler of its own.
     if part._source is not None:
-        return part._source.read()
+        return part._source.read(in_task=True)
     return part._compute(scheduler="sync")
 
 
@@ -304,6 +304,7 @@ def _plan_rows(
     Rows are copied from the inputs' bytes by the direct heap reader where it
     applies (no object per row, no GIL), else read through h5py.
     """
+    from .config import hdf5_fast_reader
     from .io.hdf5.heap_rows import heap_rows
     from .io.hdf5.read import read_selection
 
@@ -319,7 +320,7 @@ def _plan_rows(
     for (index, file_rows, places), group_counts in zip(
         plan.groups, counts, strict=True
     ):
-        direct = heap_rows(files[index], "showers")
+        direct = heap_rows(files[index], "showers") if hdf5_fast_reader() else None
         if (
             direct is None
             or not np.array_equal(direct.lengths(file_rows), lengths[places])

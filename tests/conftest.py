@@ -171,3 +171,19 @@ def can_exchange_in(directory: Path) -> bool:
         if fields[2] == wanted:
             return fields[fields.index("-") + 1] in EXCHANGING_FILE_SYSTEMS
     return False
+
+
+@pytest.fixture(params=[True, False], ids=["heap reader", "h5py reader"])
+def hdf5_reader(request, monkeypatch):
+    """Run a test with each HDF5 row reader; h5py's is the reference path."""
+    import dask
+
+    with dask.config.set({"showerdata.hdf5-fast-reader": request.param}):
+        if not request.param:
+            from showerdata.io.hdf5 import heap_rows
+
+            def refuse(*args, **kwargs):
+                raise AssertionError("the heap reader ran although switched off")
+
+            monkeypatch.setattr(heap_rows, "gather_heap_rows", refuse)
+        yield request.param

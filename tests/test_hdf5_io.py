@@ -16,6 +16,9 @@ import showerdata
 from showerdata import ShowerDataError, ShowerDataFile
 from showerdata.io.hdf5 import write as hdf5_write
 
+#: Every test here runs with each HDF5 row reader.
+pytestmark = pytest.mark.usefixtures("hdf5_reader")
+
 
 @pytest.fixture
 def stored(tmp_path, make_showers):

@@ -10,6 +10,9 @@ from conftest import FIXTURES, assert_showers_equal
 
 import showerdata
 
+#: Every test here runs with each HDF5 row reader.
+pytestmark = pytest.mark.usefixtures("hdf5_reader")
+
 SHOWER_CASES = ["f4", "f5", "with_empty", "metadata", "target", "empty_file"]
 
 

@@ -19,6 +19,9 @@ from showerdata.shuffle import (
 )
 from showerdata.toy import toy_arrays
 
+#: Every test here runs with each HDF5 row reader.
+pytestmark = pytest.mark.usefixtures("hdf5_reader")
+
 
 def write_production(path, count, seed, first_id, max_points=30, num_features=5):
     """A toy file whose shower ids are first_id, first_id + 1, ... (unique)."""

@@ -91,14 +91,19 @@ def _close(old: Any) -> None:
 @contextmanager
 def opened(location: Any) -> Iterator[Any]:
     """A read handle for an eager read that leaves no new handle open after it."""
+    key = (location_key(location), False)
     with _lock:
-        was_open = (location_key(location), False) in _handles
+        was_open = key in _handles
     reader = handle(location)
     try:
         yield reader
     finally:
-        if not was_open:
-            forget(location)
+        with _lock:
+            # While a local computation runs, its tasks may share this handle:
+            # it is closed when the last one ends (_CloseAfterComputing).
+            entry = None if was_open or _computing.running else _handles.pop(key, None)
+        if entry is not None:
+            _close(entry[1])
 
 
 def forget(location: Any) -> None:
@@ -125,13 +130,17 @@ def close_files() -> None:
         _close(old)
 
 
-def close_read_files() -> None:
-    """Close the files that block other openers (HDF5); keep zarr stores open."""
-    with _lock:
-        blocking = [k for k, (_, h) in _handles.items() if hasattr(h, "close")]
-        held = [_handles.pop(key) for key in blocking]
-    for _, old in held:
-        _close(old)
+def _pop_blocking() -> list[tuple[Any, Any]]:
+    """Take out the handles that block other openers (HDF5); zarr stores stay.
+
+    The caller holds ``_lock`` and closes what it gets.
+    """
+    blocking = [
+        key
+        for key, (_, opened_handle) in _handles.items()
+        if hasattr(opened_handle, "close")
+    ]
+    return [_handles.pop(key) for key in blocking]
 
 
 class _CloseAfterComputing(Callback):
@@ -139,22 +148,22 @@ class _CloseAfterComputing(Callback):
 
     def __init__(self) -> None:
         super().__init__()
-        self.running = 0
-        self.lock = threading.Lock()
+        self.running = 0  # computations under way, counted under the module lock
 
     def _start(self, dsk: Any) -> None:
-        with self.lock:
+        with _lock:
             self.running += 1
 
     def _finish(self, dsk: Any, state: Any, errored: bool) -> None:
-        with self.lock:
+        with _lock:
             self.running -= 1
-            last = self.running == 0
-        if last:
-            close_read_files()
+            held = _pop_blocking() if self.running == 0 else []
+        for _, old in held:
+            _close(old)
 
 
-_CloseAfterComputing().register()
+_computing = _CloseAfterComputing()
+_computing.register()
 
 
 def open_locations() -> list[str]:

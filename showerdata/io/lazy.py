@@ -303,7 +303,14 @@ class StoredRows:
         rows = compose(self.selection, selection, self.num_rows)
         return replace(self, selection=rows).to_bundle()
 
-    def read(self) -> Any:
+    def read(self, in_task: bool = False) -> Any:
+        """The rows in memory: an eager read, or (``in_task``) one of a graph's tasks.
+
+        An eager read leaves no file open; a task shares the process's open
+        handle with the other tasks (which closing it would break).
+        """
+        if in_task:
+            return self._read_from(handle(self.path))
         with opened(self.path) as file:
             return self._read_from(file)
 

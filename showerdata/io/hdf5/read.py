@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from ...buffers import zeros
+from ...config import hdf5_fast_reader
 from ...errors import ShowerDataError
 from ...indexing import Selection
 from ...ragged import pad_rows, row_lengths
@@ -80,7 +81,7 @@ def read_points(
     """
     features = header.num_features
     counts = np.minimum(stored, max_points)
-    direct = heap_rows(file, header.rows)
+    direct = heap_rows(file, header.rows) if hdf5_fast_reader() else None
     rows = None if direct is not None else read_selection(file, header.rows, selection)
     lengths = direct.lengths(selection) if direct is not None else row_lengths(rows)
     check_row_lengths(header, stored, lengths)
