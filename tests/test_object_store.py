@@ -16,6 +16,7 @@ import dask
 import numpy as np
 import pytest
 import s3fs
+import zarr
 from conftest import assert_showers_equal
 from moto.server import ThreadedMotoServer
 
@@ -151,3 +152,29 @@ def test_the_command_line_reads_a_store_and_names_a_missing_one(s3, make_showers
     done = subprocess.run(missing, capture_output=True, text=True)
     assert done.returncode != 0
     assert url("none.zarr") in done.stderr and "Traceback" not in done.stderr
+
+
+def test_storage_options_and_store_objects_reach_the_same_store(s3, make_showers):
+    showers = make_showers(n=21, max_points=15)
+    options = {
+        "key": os.environ["AWS_ACCESS_KEY_ID"],
+        "secret": os.environ["AWS_SECRET_ACCESS_KEY"],
+        "client_kwargs": {"endpoint_url": os.environ["AWS_ENDPOINT_URL"]},
+    }
+    showerdata.save(showers.chunk(8), url("options.zarr"), storage_options=options)
+    lazy = showerdata.load(url("options.zarr"), storage_options=options)
+    assert_showers_equal(lazy.compute(), showers)
+    store = zarr.storage.FsspecStore.from_url(
+        url("options.zarr"), storage_options=options
+    )
+    assert_showers_equal(showerdata.load(store)[3:9].compute(), showers[3:9])
+    with pytest.raises(ValueError, match="storage_options apply to URLs"):
+        showerdata.load("local.zarr", storage_options=options)
+
+
+def test_a_local_store_object_reads_and_writes(tmp_path, make_showers):
+    showers = make_showers(n=13)
+    store = zarr.storage.LocalStore(tmp_path / "object.zarr")
+    showerdata.save(showers.chunk(5), store)
+    assert_showers_equal(showerdata.load(store).compute(), showers)
+    assert_showers_equal(showerdata.load(tmp_path / "object.zarr").compute(), showers)

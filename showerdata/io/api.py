@@ -36,8 +36,25 @@ from .lazy import (
 PathLike = str | os.PathLike[str] | Any
 
 
-def _path(path: PathLike) -> Any:
-    return os.fspath(path) if isinstance(path, os.PathLike) else path
+def _path(path: PathLike, storage_options: dict[str, Any] | None = None) -> Any:
+    """The location to hand the backends: a path, a URL or a store object.
+
+    A URL with ``storage_options`` becomes the fsspec-backed zarr store they
+    describe, which the graph's tasks carry to every worker.
+    """
+    location = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if storage_options is None:
+        return location
+    if not (isinstance(location, str) and "://" in location):
+        raise ValueError(
+            f"storage_options apply to URLs of zarr stores (s3://...), not "
+            f"'{location}'."
+        )
+    from zarr.storage import FsspecStore
+
+    return FsspecStore.from_url(
+        location, storage_options=storage_options, read_only=False
+    )
 
 
 def _exists(path: Any) -> bool:
@@ -57,13 +74,15 @@ def load(
     max_points: int | None = -1,
     *,
     chunks: int | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> Showers:
     """Open showers lazily; nothing but the layout is read until computed.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        Shower file.
+    path : str, os.PathLike or zarr store
+        Shower file: an HDF5 file, a zarr store's path or URL
+        (``s3://bucket/prod.zarr``), or a zarr store object.
     start, stop : int, optional
         Rows to open (negative values count from the end). Positions past the
         end raise :class:`IndexError`.
@@ -72,7 +91,10 @@ def load(
         showers are truncated and their ``num_points`` clipped.
     chunks : int, optional
         Showers per dask chunk; default gives ~``showerdata.chunk-bytes``
-        (64 MiB) of padded points per chunk.
+        (64 MiB) of padded points per chunk (a zarr store's own shards).
+    storage_options : dict, optional
+        For a URL: fsspec's options (e.g. ``{"anon": True}`` or an
+        ``endpoint_url``); by default they come from the environment.
 
     Returns
     -------
@@ -80,7 +102,8 @@ def load(
         Lazy showers; ``.compute()`` gives numpy arrays. Indexing them
         (``showers[7_000_123]``) reads only the selected showers.
     """
-    return open_showers(_path(path), start, stop, max_points, chunks)
+    location = _path(path, storage_options)
+    return open_showers(location, start, stop, max_points, chunks)
 
 
 def load_inc_particles(
@@ -112,6 +135,7 @@ def save(
     *,
     progress: bool = False,
     resume: bool = False,
+    storage_options: dict[str, Any] | None = None,
 ) -> None:
     """Write showers or incident particles to a new file or zarr store.
 
@@ -125,8 +149,8 @@ def save(
     ----------
     data : Showers or IncidentParticles
         What to write.
-    path : str or os.PathLike
-        Destination file.
+    path : str, os.PathLike or zarr store
+        Destination: an HDF5 file, or a zarr store's path, URL or object.
     overwrite : bool
         Replace an existing file; otherwise raise :class:`FileExistsError`
         before any work is done.
@@ -136,6 +160,8 @@ def save(
         Zarr only: continue a save to ``path`` that was interrupted (killed,
         ``KeyboardInterrupt``, lost cluster), writing only the chunks it had
         not completed. Without an interrupted save it starts afresh.
+    storage_options : dict, optional
+        For a URL: fsspec's options, as in :func:`load`.
     """
     if not isinstance(data, (Showers, IncidentParticles)):
         raise TypeError(
@@ -147,8 +173,9 @@ def save(
         rows = showers_per_chunk(data.max_points, data.num_features)
     else:
         shape, rows = None, 2**20
-    backend_for(path).save_fields(
-        data._fields(), _path(path), shape, overwrite, progress, resume, rows
+    location = _path(path, storage_options)
+    backend_for(location).save_fields(
+        data._fields(), location, shape, overwrite, progress, resume, rows
     )
 
 
