@@ -1,32 +1,104 @@
-# Everything installs into local virtual environments made with the system python.
+# Everything installs into local virtual environments:
+#   .venv          development: $(PYTHON), the newest versions pip resolves, plus
+#                  the docs extra; lint, docs, demo and bench run here
+#   .venv-lowest   the lowest versions pyproject declares, pinned by
+#                  $(CONSTRAINTS_LOWEST), on the lowest Python it declares (3.11)
+#   .venv-newest   the newest versions on the newest Python of the machine
+#   .venv-v07      showerdata 0.7.0, which has our import name; the compatibility
+#                  tests and benchmarks call it through its interpreter
+# `make test` lints, builds the docs, and runs the suite in .venv-lowest and in
+# .venv-newest (both run even when the first fails; the status says if either did).
 PYTHON ?= python3
 VENV := .venv
+VENV_LOWEST := .venv-lowest
+VENV_NEWEST := .venv-newest
 VENV_V07 := .venv-v07
 PY := $(VENV)/bin/python
-# showerdata 0.7.0 has our import name, so it lives in its own environment; the
-# compatibility tests and benchmarks call it through this interpreter.
 PY_V07 := $(abspath $(VENV_V07))/bin/python
+CONSTRAINTS_LOWEST := .ci/constraints-lowest.txt
+# The extras of pyproject every test environment installs.
+TEST_EXTRAS := test,plots
 
-.PHONY: test demo bench lint clean docs
+# The newest Python: pyenv's newest 3.13.x, else its newest 3.12.x, else $(PYTHON)
+# (the newest-versions run then says so). Set PYTHON_NEWEST to choose another.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo "$$HOME/.pyenv")
+# $(call pyenv_python,3.13): the interpreter of pyenv's newest 3.13.x that runs.
+pyenv_python = $(firstword $(shell \
+	for v in $$(ls "$(PYENV_ROOT)/versions" 2>/dev/null \
+			| grep -xE '$(subst .,\.,$(1))\.[0-9]+' | sort -rV); do \
+		p="$(PYENV_ROOT)/versions/$$v/bin/python"; \
+		"$$p" -c '' 2>/dev/null && echo "$$p"; \
+	done))
+ifndef PYTHON_NEWEST
+PYTHON_NEWEST := $(or $(call pyenv_python,3.13),$(call pyenv_python,3.12),$(PYTHON))
+endif
+# The lowest versions run on the lowest Python pyproject declares (numpy 1.26 has
+# no wheels for 3.13): pyenv's newest 3.11.x, else $(PYTHON).
+ifndef PYTHON_LOWEST
+PYTHON_LOWEST := $(or $(call pyenv_python,3.11),$(PYTHON))
+endif
+
+# The suite in one environment. The docs build is tested once, in $(VENV).
+run_suite = SHOWERDATA_V07_PYTHON=$(PY_V07) $(1)/bin/python -m pytest -q \
+	--ignore=tests/test_docs.py
+
+.PHONY: test test-lowest test-newest test-docs demo bench lint clean docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,plots]'
+	$(PY) -m pip install -q -e '.[$(TEST_EXTRAS)]'
 	touch $@
 
-# If 0.7.0 cannot be installed (no registry), the tests that need it skip.
+# The docs extra (Sphinx) on top of the development install; `make test` builds
+# the docs with warnings as errors (tests/test_docs.py), so CI checks them.
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e '.[$(TEST_EXTRAS),docs]'
+	touch $@
+
+$(VENV_LOWEST)/.installed: pyproject.toml $(CONSTRAINTS_LOWEST)
+	$(PYTHON_LOWEST) -m venv --clear $(VENV_LOWEST)
+	$(VENV_LOWEST)/bin/python -m pip install -q --upgrade pip
+	$(VENV_LOWEST)/bin/python -m pip install -q -c $(CONSTRAINTS_LOWEST) \
+		-e '.[$(TEST_EXTRAS)]'
+	touch $@
+
+$(VENV_NEWEST)/.installed: pyproject.toml
+	@[ "$(PYTHON_NEWEST)" != "$(PYTHON)" ] || echo "note: no Python 3.13 or 3.12" \
+		"under $(PYENV_ROOT); the newest-versions run uses $(PYTHON) instead"
+	$(PYTHON_NEWEST) -m venv --clear $(VENV_NEWEST)
+	$(VENV_NEWEST)/bin/python -m pip install -q --upgrade pip
+	$(VENV_NEWEST)/bin/python -m pip install -q -e '.[$(TEST_EXTRAS)]'
+	touch $@
+
+# Without 0.7.0 the interchange tests cannot run, so this fails rather than skip.
 $(VENV_V07)/.installed:
 	$(PYTHON) -m venv $(VENV_V07)
-	$(VENV_V07)/bin/python -m pip install -q 'showerdata==0.7.0' && touch $@ \
-		|| echo "warning: could not install showerdata 0.7.0; its tests will skip"
+	$(VENV_V07)/bin/python -m pip install -q 'showerdata==0.7.0'
+	cd / && $(PY_V07) -c 'import showerdata; assert showerdata.__version__ == "0.7.0"'
+	touch $@
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check showerdata tests benchmarks
 	$(VENV)/bin/ruff format --check showerdata tests benchmarks
 
-test: $(VENV)/.installed $(VENV)/.docs-installed $(VENV_V07)/.installed lint
-	SHOWERDATA_V07_PYTHON=$(PY_V07) $(PY) -m pytest -q
+test-docs: $(VENV)/.docs-installed
+	$(PY) -m pytest -q tests/test_docs.py
+
+test-lowest: $(VENV_LOWEST)/.installed $(VENV_V07)/.installed
+	@echo "== lowest versions: $$($(VENV_LOWEST)/bin/python --version)"
+	$(call run_suite,$(VENV_LOWEST))
+
+test-newest: $(VENV_NEWEST)/.installed $(VENV_V07)/.installed
+	@echo "== newest versions: $$($(VENV_NEWEST)/bin/python --version)"
+	$(call run_suite,$(VENV_NEWEST))
+
+test: lint test-docs $(VENV_LOWEST)/.installed $(VENV_NEWEST)/.installed \
+		$(VENV_V07)/.installed
+	@status=0; \
+	$(MAKE) --no-print-directory test-lowest || status=1; \
+	$(MAKE) --no-print-directory test-newest || status=1; \
+	exit $$status
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/showerdata demo
@@ -35,13 +107,8 @@ bench: $(VENV)/.installed $(VENV_V07)/.installed
 	SHOWERDATA_V07_PYTHON=$(PY_V07) $(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(VENV_V07) build *.egg-info .pytest_cache demo-output
-
-# The docs extra (Sphinx) on top of the development install. `make test` needs it
-# too: tests/test_docs.py builds the docs with warnings as errors, so CI checks them.
-$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q -e '.[test,plots,docs]'
-	touch $@
+	rm -rf $(VENV) $(VENV_LOWEST) $(VENV_NEWEST) $(VENV_V07) build *.egg-info \
+		.pytest_cache demo-output
 
 # -E: read every page again, so warnings of unchanged pages are not hidden.
 docs: $(VENV)/.docs-installed

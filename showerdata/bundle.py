@@ -301,16 +301,34 @@ def _round_up_gib(size: int) -> int:
     return -(-size // 2**30)
 
 
+#: numpy 2 added ``copy`` to :func:`numpy.asarray`; numpy 1.26 has only ``np.array``'s.
+_ASARRAY_TAKES_COPY = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
 def as_field(
     array: Any,
     dtype: type | np.dtype,
     *,
     copy: bool | None = None,
 ) -> Any:
-    """``array`` as numpy or dask array of ``dtype`` (dask arrays stay lazy)."""
+    """``array`` as numpy or dask array of ``dtype`` (dask arrays stay lazy).
+
+    ``copy`` means what it means to numpy 2's :func:`numpy.asarray`: True always
+    copies, None copies when needed, False raises :class:`ValueError` when a copy
+    is needed.
+    """
     if is_lazy_array(array):
         return array if array.dtype == dtype else array.astype(dtype)
-    return np.asarray(array, dtype=dtype, copy=copy)
+    if _ASARRAY_TAKES_COPY:
+        return np.asarray(array, dtype=dtype, copy=copy)
+    if copy:
+        return np.array(array, dtype=dtype, copy=True)
+    result = np.asarray(array, dtype=dtype)
+    if copy is False and not (
+        isinstance(array, np.ndarray) and np.may_share_memory(result, array)
+    ):
+        raise ValueError("Unable to avoid copy while creating an array as requested.")
+    return result
 
 
 def align_lazy(fields: dict[str, Any]) -> dict[str, Any]:

@@ -273,13 +273,18 @@ def _local_cluster(workers: int) -> tuple[Any, Any]:
 
     # Loopback only, no dashboard: a dask scheduler runs whatever task it is
     # sent, so it must not be reachable from the network. (distributed
-    # defaults to 127.0.0.1 today; we do not rely on that default.)
+    # defaults to 127.0.0.1 today; we do not rely on that default.) The
+    # scheduler and the workers serve HTTP (health, metrics) even without a
+    # dashboard, and older distributed (2024.8) binds that server to every
+    # interface unless given an address, so each is given one on loopback.
     cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        worker_dashboard_address="127.0.0.1:0",
         silence_logs=logging.ERROR,
         # Workers import the library and set numba up while the cluster starts,
         # not in the first task of each (0.7 s and 0.2 s here).
