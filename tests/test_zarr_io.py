@@ -484,3 +484,18 @@ def test_a_bad_point_met_in_a_piece_names_its_shower(large_chunks, tmp_path):
     assert error.value.index == 613 and error.value.dataset == "showers"
     assert str(bad) in str(error.value)
     assert os.listdir(tmp_path) == ["bad.h5"]
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["in memory", "lazy"])
+def test_negative_zero_chunks_are_written_not_taken_for_fill(tmp_path, lazy):
+    # A chunk of -0.0 equals the fill value 0 and would be skipped as empty.
+    showers = showerdata.Showers(
+        points=np.zeros((6, 0, 4), np.float32),
+        energies=np.full((6, 1), -0.0, np.float32),
+        directions=np.tile(np.array([-0.0, -0.0, 1.0], np.float32), (6, 1)),
+        pdg=22,
+    )
+    showerdata.save(showers.chunk(3) if lazy else showers, tmp_path / "zeros.zarr")
+    back = showerdata.load(tmp_path / "zeros.zarr").compute()
+    assert np.signbit(back.energies).all()
+    assert np.signbit(back.directions[:, :2]).all()

@@ -41,6 +41,7 @@ from .store import (
     STATE_ATTRIBUTE,
     WRITING,
     Location,
+    OpenedStore,
     describe,
     is_local,
     open_store,
@@ -94,11 +95,11 @@ def _holds_group(location: Location) -> bool:
     return True
 
 
-def new_store(location: Location) -> zarr.Group:
+def new_store(location: Location) -> OpenedStore:
     """An empty showerdata group at ``location``, replacing whatever is there."""
     if is_local(location):
         remove(os.fspath(location))
-    return zarr.open_group(
+    group = zarr.open_group(
         store=location,
         mode="w",
         zarr_format=3,
@@ -109,12 +110,13 @@ def new_store(location: Location) -> zarr.Group:
             "showerdata_version": __version__,
         },
     )
+    return OpenedStore(group, {})
 
 
 @contextmanager
 def new_file(
     location: Location, overwrite: bool, resume: bool = False
-) -> Iterator[zarr.Group]:
+) -> Iterator[OpenedStore]:
     """A store that readers accept only once the block exits cleanly.
 
     With ``resume``, an interrupted earlier build is reopened as it was;
@@ -142,7 +144,7 @@ def new_file(
         replace_directory(building, os.fspath(location))
 
 
-def _reopened(location: Location) -> zarr.Group | None:
+def _reopened(location: Location) -> OpenedStore | None:
     try:
         group = open_store(location, "r+")
     except (OSError, ShowerDataError):  # absent, or killed before it was a store
@@ -155,7 +157,7 @@ def _reopened(location: Location) -> zarr.Group | None:
 
 
 @contextmanager
-def existing_file(location: Location) -> Iterator[zarr.Group]:
+def existing_file(location: Location) -> Iterator[OpenedStore]:
     """Open an existing store for writing in place (``save_batch`` and friends)."""
     from ..files import forget
 
@@ -285,7 +287,7 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
     stop = start + len(arrays[first])
     if stop == start:
         return
-    targets = {name: group[name] for name in arrays}
+    targets = {name: _writable(group, name) for name in arrays}
     length = shard_length(targets[first])
     total = int(targets[first].shape[0])
     for name, other in targets.items():
@@ -306,9 +308,16 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
         for k in partial:
             locks.enter_context(shard_lock(group, record, k))
         for name, values in arrays.items():
-            targets[name][start:stop] = values
+            if targets[name].size:  # no values at all (P = 0): nothing to write
+                targets[name][start:stop] = values
     if record in group:
-        group[record][chunks.start : chunks.stop] = 1
+        _writable(group, record)[chunks.start : chunks.stop] = 1
+
+
+def _writable(group: Any, name: str) -> zarr.Array:
+    if isinstance(group, OpenedStore):
+        return group.writable(name)
+    return OpenedStore(group, {}).writable(name)
 
 
 def describe_group(group: zarr.Group) -> str:
