@@ -41,14 +41,15 @@ class Side:
 
 @dataclass(frozen=True)
 class Check:
-    """A target: ``time_ratio`` (median ours / median reference <= limit) or
-    ``peak_rss`` (peak RSS of ``ours`` <= limit bytes; ``reference`` shown only).
+    """A target: ``time_ratio`` (median ours / median reference <= limit),
+    ``peak_rss`` (peak RSS of ``ours`` <= limit bytes; ``reference`` shown only)
+    or ``seconds`` (median time of ``ours`` <= limit seconds).
     """
 
     label: str
     ours: str
     reference: str | None
-    kind: Literal["time_ratio", "peak_rss"]
+    kind: Literal["time_ratio", "peak_rss", "seconds"]
     limit: float
 
     @property
@@ -56,6 +57,8 @@ class Check:
         """The target as shown in the report."""
         if self.kind == "peak_rss":
             return f"RSS <= {self.limit / GiB:g} GiB"
+        if self.kind == "seconds":
+            return f"<= {self.limit * 1000:g} ms"
         return f"ratio <= {self.limit:g}"
 
 
