@@ -558,6 +558,19 @@ def render_markdown(
         f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram_gib']} GiB; "
         f"{m['platform']}",
     ]
+    if m.get("load"):
+        start, end = m["load"]
+        busy = max(start, end) > (m.get("cores") or 1)
+        lines.append(
+            f"- load average (1 min) at the start and end of the run: {start:.1f}, "
+            f"{end:.1f}"
+            + (
+                " (above the core count: other processes shared the cores; trust "
+                "ratios of interleaved sides and CPU seconds over wall times)"
+                if busy
+                else ""
+            )
+        )
     if v07:
         lines.append(f"- reference: showerdata {v07['version']} in its own interpreter")
     else:
@@ -660,6 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     begin = time.perf_counter()
     previous = previous_results(args.previous)
+    load_start = os.getloadavg()[0]
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     SCRATCH_DIR.mkdir(parents=True, exist_ok=True)
     clean_scratch()
@@ -743,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "repeat": args.repeat,
         "total_seconds": time.perf_counter() - begin,
-        "machine": machine_info(),
+        "machine": {**machine_info(), "load": [load_start, os.getloadavg()[0]]},
         "ours": ours,
         "v07": v07,
         "import_rss": import_rss,
