@@ -42,14 +42,15 @@ class Side:
 @dataclass(frozen=True)
 class Check:
     """A target: ``time_ratio`` (median ours / median reference <= limit),
-    ``speedup`` (median reference / median ours >= limit) or ``peak_rss``
-    (peak RSS of ``ours`` <= limit bytes; ``reference`` shown only).
+    ``speedup`` (median reference / median ours >= limit), ``peak_rss``
+    (peak RSS of ``ours`` <= limit bytes; ``reference`` shown only) or
+    ``seconds`` (median time of ``ours`` <= limit seconds).
     """
 
     label: str
     ours: str
     reference: str | None
-    kind: Literal["time_ratio", "speedup", "peak_rss"]
+    kind: Literal["time_ratio", "speedup", "peak_rss", "seconds"]
     limit: float
 
     @property
@@ -59,6 +60,8 @@ class Check:
             return f"RSS <= {self.limit / GiB:g} GiB"
         if self.kind == "speedup":
             return f"speed-up >= {self.limit:g}"
+        if self.kind == "seconds":
+            return f"<= {self.limit * 1000:g} ms"
         return f"ratio <= {self.limit:g}"
 
 

@@ -43,10 +43,13 @@ class ChildResult:
     stderr_tail: str = field(default="", repr=False)
 
 
-def child_env() -> dict[str, str]:
-    """Environment for children: ours without PYTHONPATH, so nothing shadows."""
+def child_env(pythonpath: str | None = None) -> dict[str, str]:
+    """Environment for children: without the caller's PYTHONPATH, so nothing
+    shadows, and with ``pythonpath`` if given (the checkout ours comes from)."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     env.setdefault("PYTHONHASHSEED", "0")
     return env
 
@@ -66,6 +69,7 @@ def run_child(
     params: dict[str, Any],
     cwd: str | os.PathLike[str],
     timeout: float = 1800.0,
+    pythonpath: str | None = None,
 ) -> ChildResult:
     """Run ``code`` in a fresh ``python`` and return what it emitted.
 
@@ -82,6 +86,10 @@ def run_child(
         whose import name our ``showerdata/`` directory would shadow.
     timeout : float
         Seconds after which the child is killed.
+    pythonpath : str, optional
+        ``PYTHONPATH`` of the child: for ours the checkout holding these
+        benchmarks, so its ``showerdata`` is measured whatever the
+        interpreter has installed (an editable install of another checkout).
 
     Raises
     ------
@@ -98,7 +106,7 @@ def run_child(
         process = subprocess.Popen(
             [python, "-c", PRELUDE + code, json.dumps(params)],
             cwd=cwd,
-            env=child_env(),
+            env=child_env(pythonpath),
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,

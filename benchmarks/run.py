@@ -39,6 +39,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
 SCRATCH_DIR = DATA_DIR / "scratch"
+#: What our interpreter's children import ``showerdata`` from: this checkout.
+OURS_PATH = str(REPO)
 
 
 # -- command line ----------------------------------------------------------------
@@ -71,6 +73,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="markdown report (default benchmarks/results.md, or "
         "results-quick.md with --quick); the JSON goes next to it",
     )
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        help="results JSON whose ratios the report compares with (default: the "
+        "JSON this run replaces)",
+    )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     args = parser.parse_args(argv)
     if args.repeat is None:
@@ -79,6 +88,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--repeat must be at least 1")
     if args.out is None:
         args.out = BENCH_DIR / ("results-quick.md" if args.quick else "results.md")
+    if args.previous is None:
+        args.previous = args.out.with_suffix(".json")
     return args
 
 
@@ -261,7 +272,14 @@ def run_once(
     out = SCRATCH_DIR / f"{case.name}-{side.key}-{tag}.h5"
     params = {**side.params, "out": str(out)}
     try:
-        return run_child(python, side.code, params, cwd=DATA_DIR, timeout=timeout)
+        return run_child(
+            python,
+            side.code,
+            params,
+            cwd=DATA_DIR,
+            timeout=timeout,
+            pythonpath=OURS_PATH if side.interpreter == "ours" else None,
+        )
     finally:
         clean_scratch()
 
@@ -400,6 +418,12 @@ def evaluate(check: Check, result: CaseResult) -> Row:
             row.measured = f"speed-up {row.value:.2f}"
             row.result = "PASS" if row.value >= check.limit else "MISS"
         return row
+    if check.kind == "seconds":
+        if ours.ok:
+            row.value = ours.median_seconds
+            row.measured = f"{row.value * 1000:.2f} ms"
+            row.result = "PASS" if row.value <= check.limit else "MISS"
+        return row
     if ours.ok and ref is not None and ref.ok:
         row.value = ours.median_seconds / ref.median_seconds
         row.measured = f"ratio {row.value:.2f}"
@@ -426,7 +450,7 @@ def side_details(result: SideResult) -> str:
         return f"- {result.side.label}: **ERROR** {first}"
     runs = ", ".join(f"{s:.4f}" for s in result.seconds)
     extras = []
-    for key in ("first", "warm_median", "chunks"):
+    for key in ("cpu", "first", "slowest", "warm_median", "chunks"):
         values = [r.values[key] for r in result.runs if key in r.values]
         if values:
             shown = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in values]
@@ -461,6 +485,44 @@ def versions_table(ours: dict[str, Any], v07: dict[str, Any] | None) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+#: A ratio more than this factor above the previous run's is flagged.
+REGRESSION_FACTOR = 1.1
+
+
+def previous_results(path: Path) -> dict[str, Any] | None:
+    """Date and time ratios of a results JSON, by ``case / comparison``; or None."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    ratios = {
+        f"{row['case']} / {row['comparison']}": row["value"]
+        for row in report.get("rows", [])
+        if row.get("value") is not None and row.get("target", "").startswith("ratio")
+    }
+    date = report.get("machine", {}).get("date", "?")
+    return {"file": path.name, "date": date, "ratios": ratios}
+
+
+def previous_table(rows: list[Row], previous: dict[str, Any]) -> list[str]:
+    """Markdown lines: each time ratio now against the same ratio in ``previous``."""
+    lines = [
+        "| case | comparison | previous | now | now / previous | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        before = previous["ratios"].get(f"{row.case} / {row.comparison}")
+        if before is None or row.value is None or not row.target.startswith("ratio"):
+            continue
+        change = row.value / before if before else float("inf")
+        mark = f"**over {REGRESSION_FACTOR:g}x**" if change > REGRESSION_FACTOR else ""
+        lines.append(
+            f"| {row.case} | {row.comparison} | {before:.2f} | {row.value:.2f} | "
+            f"{change:.2f} | {mark} |"
+        )
+    return lines if len(lines) > 2 else []
 
 
 def outcome_summary(rows: list[Row]) -> str:
@@ -500,6 +562,19 @@ def render_markdown(
         f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram_gib']} GiB; "
         f"{m['platform']}",
     ]
+    if m.get("load"):
+        start, end = m["load"]
+        busy = max(start, end) > (m.get("cores") or 1)
+        lines.append(
+            f"- load average (1 min) at the start and end of the run: {start:.1f}, "
+            f"{end:.1f}"
+            + (
+                " (above the core count: other processes shared the cores; trust "
+                "ratios of interleaved sides and CPU seconds over wall times)"
+                if busy
+                else ""
+            )
+        )
     if v07:
         lines.append(f"- reference: showerdata {v07['version']} in its own interpreter")
     else:
@@ -518,11 +593,27 @@ def render_markdown(
         outcome_summary(rows),
         "",
         "ours / ref are medians of the timed runs; `measured` is ours / ref "
-        "(a speed-up is ref / ours; or the peak RSS); a missed target is marked "
-        "**MISS**. Peak RSS is the largest peak resident memory of the side's runs.",
+        "(a speed-up is ref / ours; or the peak RSS, or the median itself "
+        "against a limit in ms); a missed target is marked **MISS**. Peak RSS "
+        "is the largest peak resident memory of the side's runs.",
         "",
         markdown_table(rows),
         "",
+    ]
+    previous = report.get("previous")
+    compared = previous_table(rows, previous) if previous else []
+    if compared:
+        lines += [
+            "## Against the previous results",
+            "",
+            f"Time ratios of the cases also in `{previous['file']}` of "
+            f"{previous['date']}; a ratio more than {REGRESSION_FACTOR:g}x its "
+            "previous value is flagged.",
+            "",
+            *compared,
+            "",
+        ]
+    lines += [
         "## Method",
         "",
         "- Every run is a fresh interpreter; the child times only the operation "
@@ -585,6 +676,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and write the report; see the module docstring."""
     args = parse_args(argv)
     begin = time.perf_counter()
+    previous = previous_results(args.previous)
+    load_start = os.getloadavg()[0]
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     SCRATCH_DIR.mkdir(parents=True, exist_ok=True)
     clean_scratch()
@@ -603,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
         PROBE_OURS,
         {"names": needed, "packages": list(REPORTED_PACKAGES)},
         cwd=DATA_DIR,
+        pythonpath=OURS_PATH,
     ).values
     log(f"ours: showerdata {ours['version']} from {ours['file']}")
     v07: dict[str, Any] | None = None
@@ -628,7 +722,8 @@ def main(argv: list[str] | None = None) -> int:
     import_rss = {}
     for key, python in pythons.items():
         if python is not None:
-            child = run_child(python, IMPORT_ONLY, {}, cwd=DATA_DIR)
+            path = OURS_PATH if key == "ours" else None
+            child = run_child(python, IMPORT_ONLY, {}, cwd=DATA_DIR, pythonpath=path)
             import_rss[key] = child.peak_rss_bytes
 
     specs: dict[str, DataSpec] = {}
@@ -638,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
     data_notes = {}
     for name, spec in specs.items():
         log(f"data: {name} ...")
-        path, note = ensure(spec, DATA_DIR, sys.executable)
+        path, note = ensure(spec, DATA_DIR, sys.executable, OURS_PATH)
         size = path.stat().st_size
         data_notes[name] = (
             f"{spec.num_showers:,} showers, P = {spec.max_points}, "
@@ -666,11 +761,12 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "repeat": args.repeat,
         "total_seconds": time.perf_counter() - begin,
-        "machine": machine_info(),
+        "machine": {**machine_info(), "load": [load_start, os.getloadavg()[0]]},
         "ours": ours,
         "v07": v07,
         "import_rss": import_rss,
         "data": data_notes,
+        "previous": previous,
     }
     report["rows"] = [asdict(row) for row in rows]
     report["cases"] = {

@@ -117,7 +117,9 @@ def is_valid(spec: DataSpec, path: Path) -> bool:
     )
 
 
-def ensure(spec: DataSpec, directory: Path, python: str) -> tuple[Path, str]:
+def ensure(
+    spec: DataSpec, directory: Path, python: str, pythonpath: str | None = None
+) -> tuple[Path, str]:
     """Path of the file for ``spec``, generating it with ``python`` if needed.
 
     Returns the path and a short note: "reused" or how long generation took.
@@ -128,7 +130,11 @@ def ensure(spec: DataSpec, directory: Path, python: str) -> tuple[Path, str]:
     begin = time.perf_counter()
     try:
         result = run_child(
-            python, GENERATE, {**asdict(spec), "path": str(path)}, directory
+            python,
+            GENERATE,
+            {**asdict(spec), "path": str(path)},
+            directory,
+            pythonpath=pythonpath,
         )
     except ChildError as error:
         raise RuntimeError(f"generating {path} failed: {error}") from None
