@@ -210,14 +210,17 @@ def read_points_from(
     max_points: int,
     check_energies: bool,
     out: np.ndarray | None = None,
+    stored: np.ndarray | None = None,
 ) -> np.ndarray:
     """Padded block of the selected rows of an open file (see :func:`read_points`).
 
     ``out``, if given, is a zero-filled block that receives the points (e.g.
-    a slice of the whole result).
+    a slice of the whole result). ``stored``, if given, is the rows'
+    num_points as stored, read already.
     """
     backend = backend_for(header.path)
-    stored = backend.read_selection(file, header.num_points, selection)
+    if stored is None:
+        stored = backend.read_selection(file, header.num_points, selection)
     stored = np.asarray(stored).astype(np.int64)
     try:
         return backend.read_points(
@@ -251,8 +254,9 @@ def read_shower_rows(
         name: np.asarray(read_selection(header.path, file, name, selection), dtype)
         for name, dtype in SHOWER_DTYPES.items()
     }
-    fields["num_points"] = np.minimum(fields["num_points"], max_points)
-    length = len(fields["num_points"])
+    stored = fields["num_points"]
+    fields["num_points"] = np.minimum(stored, max_points)
+    length = len(stored)
     # Zero pages are mapped lazily: padding that is never written costs nothing.
     points = zeros((length, max_points, header.num_features))
     step = chunk_length or max(length, 1)
@@ -262,7 +266,8 @@ def read_shower_rows(
         strict=False,
     ):
         block = points[first : first + step]
-        read_points_from(file, header, piece, max_points, True, out=block)
+        counts = stored[first : first + step]
+        read_points_from(file, header, piece, max_points, True, block, counts)
     fields["points"] = points
     return Showers._from_fields(fields)
 
