@@ -90,7 +90,12 @@ def _close(old: Any) -> None:
 
 @contextmanager
 def opened(location: Any) -> Iterator[Any]:
-    """A read handle for an eager read that leaves no new handle open after it."""
+    """A read handle for an eager read that leaves nothing open in a writer's way.
+
+    A file that blocks other openers (HDF5) and was not open before is closed
+    after the read; a zarr store blocks nobody and stays open for the reads
+    that follow.
+    """
     key = (location_key(location), False)
     with _lock:
         was_open = key in _handles
@@ -101,9 +106,15 @@ def opened(location: Any) -> Iterator[Any]:
         with _lock:
             # While a local computation runs, its tasks may share this handle:
             # it is closed when the last one ends (_CloseAfterComputing).
-            entry = None if was_open or _computing.running else _handles.pop(key, None)
+            keep = was_open or _computing.running or not _blocks(reader)
+            entry = None if keep else _handles.pop(key, None)
         if entry is not None:
             _close(entry[1])
+
+
+def _blocks(opened_handle: Any) -> bool:
+    """Whether a handle keeps others from opening its file (HDF5's do)."""
+    return hasattr(opened_handle, "close")
 
 
 def forget(location: Any) -> None:
