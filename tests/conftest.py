@@ -31,6 +31,15 @@ def make_showers():
     return make
 
 
+def v07_environment() -> dict[str, str]:
+    """The environment for 0.7.0's interpreter: without our package on its path.
+
+    A PYTHONPATH pointing at a checkout of ours (as when running the tests of a
+    worktree) would shadow 0.7.0, which has the same import name.
+    """
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _v07_python() -> str | None:
     python = os.environ.get("SHOWERDATA_V07_PYTHON")
     if not python or not os.path.exists(python):
@@ -40,6 +49,7 @@ def _v07_python() -> str | None:
         capture_output=True,
         text=True,
         cwd="/",  # keep our own package off its path
+        env=v07_environment(),
     )
     return python if probe.stdout.strip() == "0.7.0" else None
 
@@ -60,7 +70,11 @@ def v07():
 
     def run(script: str, *args: str):
         done = subprocess.run(
-            [python, "-c", script, *args], capture_output=True, text=True, cwd="/"
+            [python, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            env=v07_environment(),
         )
         if done.returncode != 0:
             raise AssertionError(f"showerdata 0.7.0 failed:\n{done.stderr}")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 from numpy.typing import NDArray
 
 from ..bundle import is_lazy_array
+from ..config import lazy as lazy_mode
 from ..config import showers_per_chunk
 from ..errors import MissingDataError, ShowerDataError
 from ..graphs import rechunk
@@ -78,9 +80,22 @@ def load(
     -------
     Showers
         Lazy showers; ``.compute()`` gives numpy arrays. Indexing them
-        (``showers[7_000_123]``) reads only the selected showers.
+        (``showers[7_000_123]``) reads only the selected showers. With
+        ``showerdata.lazy`` False (:func:`showerdata.config.lazy`), the
+        showers are read now and returned in memory, as showerdata 0.7 did.
     """
-    return open_showers(_path(path), start, stop, max_points, chunks)
+    showers = open_showers(_path(path), start, stop, max_points, chunks)
+    return _in_memory(showers) if not lazy_mode() else showers
+
+
+def _in_memory(data: Any) -> Any:
+    """The 0.7 mode's result: read now, into numpy arrays.
+
+    No ``showerdata.max-compute-bytes`` check: 0.7 programs ask for whole
+    files and had no such limit, and this mode is there to run them as they
+    are.
+    """
+    return data._compute()
 
 
 def load_inc_particles(
@@ -100,9 +115,10 @@ def load_inc_particles(
     Returns
     -------
     IncidentParticles
-        Lazy incident particles.
+        Lazy incident particles (in memory with ``showerdata.lazy`` False).
     """
-    return open_particles(_path(path), start, stop)
+    particles = open_particles(_path(path), start, stop)
+    return _in_memory(particles) if not lazy_mode() else particles
 
 
 def save(
@@ -533,10 +549,12 @@ def load_target(
     start: int = 0,
     stop: int | None = None,
     max_points: int | None = -1,
-) -> tuple[da.Array, da.Array]:
+) -> tuple[Any, Any]:
     """Open a target lazily: ``(points, num_points)`` as dask arrays.
 
-    Call ``dask.compute(points, num_points)`` for numpy arrays.
+    Call ``dask.compute(points, num_points)`` for numpy arrays (which works
+    in both modes). With ``showerdata.lazy`` False they are numpy arrays
+    already, as in showerdata 0.7.
 
     Parameters
     ----------
@@ -549,7 +567,10 @@ def load_target(
     max_points : int, optional
         Length of the padded point axis; -1 or None keeps the target's P.
     """
-    return open_target(_path(path), key, start, stop, max_points)
+    points, num_points = open_target(_path(path), key, start, stop, max_points)
+    if not lazy_mode():
+        return dask.compute(points, num_points, scheduler="sync")
+    return points, num_points
 
 
 __all__ = [
