@@ -7,7 +7,19 @@ import os
 import numpy as np
 
 from .errors import ShowerDataError
-from .kernels.layout import OK, PROBLEMS, first_invalid_shower
+from .kernels.layout import (
+    NEGATIVE_ENERGY,
+    OK,
+    PADDING_INSIDE,
+    PROBLEMS,
+    first_invalid_shower,
+)
+
+#: What showerdata 0.7 said for the problems it checked.
+V07_MESSAGES = {
+    NEGATIVE_ENERGY: "Point energies must be non-negative.",
+    PADDING_INSIDE: "Padding should be in the end of the shower points.",
+}
 
 
 def check_points(
@@ -30,7 +42,11 @@ def check_points(
     )
     if problem != OK:
         raise ShowerDataError(
-            PROBLEMS[problem], path=path, dataset=dataset, index=offset + position
+            PROBLEMS[problem],
+            path=path,
+            dataset=dataset,
+            index=offset + position,
+            v07_message=V07_MESSAGES.get(problem),
         )
 
 

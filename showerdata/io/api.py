@@ -226,6 +226,12 @@ def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
     of the batch unreadable. Rerunning the same ``save_batch`` repairs them.
     """
     path = _path(path)
+    with opened(path) as file:
+        if "shape" not in file:  # 0.7 looked for nothing else first
+            raise MissingDataError(
+                f"Key 'shape' not found in {path}. (not a file made by "
+                "create_empty_file or save)"
+            )
     header = read_points_header(path)
     check_before_write(data)
     _check_batch(
@@ -249,8 +255,8 @@ def _check_batch(
 ) -> None:
     if tuple(data_shape[1:]) != tuple(row_shape):
         raise ValueError(
-            f"file '{path}', dataset '{dataset}': shape mismatch: the file holds "
-            f"showers of shape {tuple(row_shape)}, got {tuple(data_shape[1:])}."
+            f"Shape mismatch: expected {tuple(row_shape)}, got "
+            f"{tuple(data_shape[1:])} (file '{path}', dataset '{dataset}')"
         )
     if start < 0 or start + data_shape[0] > num_rows:
         raise IndexError(
@@ -268,20 +274,59 @@ def get_file_shape(path: PathLike) -> tuple[int, int, int]:
         The file holds no shower data (e.g. only incident particles).
     """
     path = _path(path)
+    with opened(path) as file:
+        reason = _v07_shape_problem(file, path)
+    v07 = f"{path} is not a valid shower data file. ({reason or 'invalid showers'})"
     try:
+        if reason is not None:
+            raise MissingDataError(f"dataset 'shape' of file '{path}': {reason}")
         header = read_points_header(path)
     except MissingDataError as error:
-        raise ValueError(f"{path} is not a valid shower data file: {error}") from None
+        raise ValueError(f"{v07} {error}") from None
+    except ShowerDataError as error:
+        raise _with_v07_message(error, v07) from None
     return (header.num_showers, header.max_points, header.num_features)
+
+
+def _with_v07_message(error: ShowerDataError, v07: str) -> ShowerDataError:
+    """``error`` with 0.7's message for the same mistake first."""
+    return ShowerDataError(
+        error.problem,
+        path=error.path,
+        dataset=error.dataset,
+        index=error.index,
+        v07_message=v07,
+    )
+
+
+def _v07_shape_problem(file: Any, path: Any) -> str | None:
+    """What 0.7's ``get_file_shape`` said was wrong with ``shape``, if anything."""
+    if "shape" not in file:
+        return "no shape key"
+    dataset = file["shape"]
+    if not backend_for(path).is_dataset(dataset):
+        return "shape is not a dataset"
+    if dataset.ndim != 1 or dataset.shape[0] != 3 or dataset.dtype.kind != "i":
+        return "invalid shape dataset"
+    return None
 
 
 def get_file_length(path: PathLike) -> int:
     """Number of showers (or incident particles) in a file."""
     path = _path(path)
+    with opened(path) as file:
+        reason = None
+        if "energies" not in file:
+            reason = "no energies dataset"
+        elif not backend_for(path).is_dataset(file["energies"]):
+            reason = "energies is not a dataset"
+    v07 = f"{path} is not a valid shower data file. ({reason or 'invalid datasets'})"
     try:
         return read_particles_length(path, with_ids=False)
     except MissingDataError as error:
-        raise ValueError(f"{path} is not a valid shower data file: {error}") from None
+        raise ValueError(f"{v07} {error}") from None
+    except ShowerDataError as error:
+        raise _with_v07_message(error, v07) from None
 
 
 # -- metadata -------------------------------------------------------------------------
@@ -383,8 +428,8 @@ def add_target_dataset(
 def _target_num_points(data: Any, path: str, num_points: Any, start: int) -> Any:
     if data.ndim != 3:
         raise ValueError(
-            "Data must be a 3D array with shape (num_showers, max_points, features), "
-            f"got shape {data.shape}."
+            "Data must be a 3D array with shape (num_showers, max_points, features). "
+            f"(got shape {data.shape})"
         )
     if num_points is None:
         if not _exists(path):
@@ -402,8 +447,8 @@ def _target_num_points(data: Any, path: str, num_points: Any, start: int) -> Any
     num_points = (da if lazy else np).asarray(num_points).astype(np.int32).reshape(-1)
     if num_points.shape[0] != data.shape[0]:
         raise ValueError(
-            "num_points must have the same length as the number of showers in data "
-            f"({num_points.shape[0]} != {data.shape[0]})."
+            "num_points must have the same length as the number of showers in data. "
+            f"({num_points.shape[0]} != {data.shape[0]})"
         )
     if not lazy:
         if np.any(num_points < 0):

@@ -41,9 +41,10 @@ def require_dataset(file: Any, name: str, path: Any) -> Any:
     except KeyError:
         item = None
     if item is None:
+        # 0.7's text first (its readers said "HDF5 file" for every format).
         raise MissingDataError(
-            f"file '{path}': dataset '{name}' not found (not a showerdata file, or "
-            "written without it)."
+            f"Key '{name}' not found in HDF5 file. (file '{path}': dataset '{name}' "
+            "not found: not a showerdata file, or written without it)"
         )
     if not backend_for(path).is_dataset(item):
         raise ShowerDataError(
@@ -98,6 +99,8 @@ def read_points_header(
         with opened(path) as file:
             return read_points_header(path, key, file)
     rows_name, shape_name, num_points_name = points_dataset_names(key)
+    # The rows first, as 0.7 read them first: a missing key names them.
+    rows = require_dataset(file, rows_name, path)
     shape_ds = require_dataset(file, shape_name, path)
     if shape_ds.dtype.kind not in "iu" or tuple(shape_ds.shape) != (3,):
         raise ShowerDataError(
@@ -117,7 +120,6 @@ def read_points_header(
             path=path,
             dataset=shape_name,
         )
-    rows = require_dataset(file, rows_name, path)
     dense = backend_for(path).DENSE
     if dense:
         check_dataset(
@@ -231,6 +233,7 @@ def read_points_from(
             path=header.path,
             dataset=error.dataset or header.rows,
             index=file_row(selection, error.index or 0),
+            v07_message=error.v07_message,
         ) from None
 
 
