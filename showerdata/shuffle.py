@@ -35,6 +35,15 @@ from .graphs import lazy_from_tasks
 from .io.api import get_file_shape, load, save
 from .io.backends import is_zarr
 from .io.layout import PER_SHOWER
+from .legacy_shuffle import (  # 0.7's functions of this module
+    add_parser_options,
+    create_shuffled_indices,
+    get_file_info,
+    load_batch_by_indices,
+    main,
+    parse_args,
+    process_in_batches,
+)
 from .progress import progress_bar
 from .ragged import row_lengths, split_rows
 from .showers import Showers
@@ -47,6 +56,13 @@ ROWS_PER_CHUNK = 1000
 
 __all__ = [
     "ChunkPlan",
+    "add_parser_options",
+    "create_shuffled_indices",
+    "get_file_info",
+    "load_batch_by_indices",
+    "main",
+    "parse_args",
+    "process_in_batches",
     "ShuffleSource",
     "copy_rows",
     "plan_chunks",
@@ -466,3 +482,7 @@ def shuffle_files(
         progress=progress,
     )
     return sum(plan.length for plan in plans)
+
+
+if __name__ == "__main__":
+    main(parse_args())

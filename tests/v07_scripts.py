@@ -1,3 +1,4 @@
+# ruff: noqa: E501 -- the programs are 0.7 user code, kept as written
 """Programs written for showerdata 0.7, run unchanged under 0.7.0 and under ours.
 
 Each script takes a work directory as ``sys.argv[1]``, builds its inputs there
@@ -34,7 +35,8 @@ def fields(s):
 
 def step(name, fn):
     try:
-        out[name] = ["ok", fn()]
+        value = json.dumps(fn())
+        out[name] = ["ok", json.loads(value.replace(json.dumps(WORK)[1:-1], "<WORK>"))]
     except Exception as error:
         kinds = [k.__name__ for k in type(error).__mro__]
         text = str(error.args[0]) if isinstance(error, KeyError) else str(error)
@@ -298,12 +300,95 @@ from showerdata import filter as shower_filter
 step("filter_exists", lambda: shower_filter.filter_file(path("inc.h5"), path("g.h5")))
 """
 
+#: 0.7's command modules called from Python, with parsers built from them.
+MODULES = r"""
+import contextlib, io
+from showerdata import cluster_module, filter as shower_filter, shift_showers, shuffle
+from showerdata.__main__ import main as entry_point
+
+def quiet(fn):
+    def run():
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn()
+    return run
+
+s = make(40, 20, 5)
+s.save(path("in.h5"))
+s[:25].save(path("in2.h5"))
+args = shower_filter.parse_arguments(["-r", "30", "--ecal-threshold", "2",
+                                      path("in.h5"), path("filtered.h5")])
+step("filter_args", lambda: {k: str(v) for k, v in sorted(vars(args).items())})
+step("filter_main", quiet(lambda: shower_filter.main(args)))
+step("filtered", lambda: dump_file(path("filtered.h5")))
+step("filter_again", quiet(lambda: shower_filter.main(args)))
+parser = cluster_module.initialize_parser()
+args = parser.parse_args([path("in.h5"), path("clustered.h5"), "--no-random-shift"])
+step("cluster_args", lambda: {k: str(v) for k, v in sorted(vars(args).items())})
+step("cluster_main", quiet(lambda: cluster_module.main(args)))
+step("clustered", lambda: dump_file(path("clustered.h5")))
+step("cluster_again", quiet(lambda: cluster_module.main(args)))
+step("cluster_fn", lambda: fields(cluster_module.cluster(s[:6], random_shift=False)))
+args = shift_showers.parse_args([path("in.h5"), path("shifted.h5")])
+step("shift_args", lambda: {k: str(v) for k, v in sorted(vars(args).items())})
+directions = np.tile(np.float32([0.2, -0.1, 1.0]), (40, 1))
+tilted = showerdata.Showers(points=s.points, energies=s.energies, pdg=s.pdg,
+                            directions=directions)
+tilted.save(path("tilted.h5"))
+args = shift_showers.parse_args([path("tilted.h5"), path("shifted.h5")])
+step("shift_main", quiet(lambda: shift_showers.main(args)))
+step("shifted_counts", lambda: digest(showerdata.load(path("shifted.h5"))._num_points))
+from showerdata import detector
+ild = detector.get_ILD_geometry()
+one = shift_showers.shift_layers(s.points[3], directions[3], ild.layer_bottom_pos,
+                                 ild.calo_surface, False)
+step("shift_layers", lambda: digest(one[: int(s._num_points[3])]))
+info = shuffle.get_file_info([path("in.h5"), path("in2.h5")], 30)
+step("file_info", lambda: [[os.path.basename(p), n] for p, n in info])
+order = shuffle.create_shuffled_indices(info, seed=7)
+step("order", lambda: [[os.path.basename(p), int(i)] for p, i in order])
+step("batch", lambda: fields(shuffle.load_batch_by_indices(order[:9])))
+np.random.seed(3)
+quiet(lambda: shuffle.process_in_batches(order, path("shuffled.h5"), 8, (55, 20, 5),
+                                         overwrite_ids=True))()
+step("shuffled", lambda: dump_file(path("shuffled.h5")))
+parser = __import__("argparse").ArgumentParser()
+shuffle.add_parser_options(parser)
+args = parser.parse_args([path("in.h5"), path("in2.h5"), path("main.h5"), "--seed", "1"])
+step("shuffle_args", lambda: {k: str(v) for k, v in sorted(vars(args).items())})
+step("shuffle_main", quiet(lambda: shuffle.main(args)))
+step("shuffle_main_len", lambda: showerdata.get_file_length(path("main.h5")))
+step("shuffle_main_ids", lambda: sorted(showerdata.load(path("main.h5")).shower_ids.tolist()))
+sys.argv = ["showerdata", "filter", path("in.h5"), path("cli.h5")]
+step("entry_point", quiet(entry_point))
+step("entry_filtered", lambda: dump_file(path("cli.h5")))
+"""
+
+#: Where 0.7 returned something and we do not, or something else.
+EDGES = r"""
+s = make(10, 8, 4)
+s.save(path("e.h5"))
+step("start_past_end", lambda: len(showerdata.load(path("e.h5"), 40)))
+step("start_at_end", lambda: len(showerdata.load(path("e.h5"), 10)))
+step("negative_stop", lambda: len(showerdata.load(path("e.h5"), 2, -3)))
+step("negative_index", lambda: len(s[-1]))
+step("max_points_counts", lambda: showerdata.load(path("e.h5"), max_points=3)._num_points.tolist())
+step("save_twice", lambda: s.save(path("e.h5"), overwrite=True))
+step("empty", lambda: fields(showerdata.Showers()))
+step("empty_save", lambda: [showerdata.Showers(points=np.zeros((0, 3, 4), np.float32),
+                                               energies=np.zeros((0, 1), np.float32),
+                                               pdg=22).save(path("empty.h5")),
+                            dump_file(path("empty.h5"))])
+"""
+
 SCRIPTS = {
     "read_write": READ_WRITE,
     "targets": TARGETS,
     "observables": OBSERVABLES,
     "batches": BATCHES,
     "errors": ERRORS,
+    "modules": MODULES,
+    "edges": EDGES,
 }
 
 
