@@ -46,6 +46,7 @@ def __getattr__(name: str) -> object:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "IncidentParticles",
     "MissingDataError",

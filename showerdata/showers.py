@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import dask.array as da
 import numpy as np
 from dask.utils import format_bytes
 from numpy.typing import ArrayLike
 
 from .bundle import Bundle, align_lazy, as_field, is_lazy_array
+from .deferred import dask_array as da
 from .graphs import rechunk, rows_blockwise
 from .kernels.layout import count_real_points
 from .validation import check_points, checked_points_block

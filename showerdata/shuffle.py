@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
 from .config import chunk_lengths, showers_per_chunk
+from .deferred import dask_array as da
 from .errors import ShowerDataError
 from .graphs import lazy_from_tasks
 from .io.api import get_file_shape, load, save

@@ -12,13 +12,13 @@ import os
 from typing import Any
 
 import dask
-import dask.array as da
 import numpy as np
 from numpy.typing import NDArray
 
 from ..bundle import is_lazy_array
 from ..config import lazy as lazy_mode
 from ..config import showers_per_chunk
+from ..deferred import dask_array as da
 from ..errors import MissingDataError, ShowerDataError
 from ..graphs import rechunk
 from ..showers import IncidentParticles, Showers, check_before_write

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import dask.array as da
 import h5py
 import numpy as np
 from dask.base import tokenize
 
 from ..buffers import zeros
 from ..config import showers_per_chunk
+from ..deferred import dask_array as da
 from ..errors import MissingDataError, ShowerDataError
 from ..graphs import lazy_from_tasks
 from ..indexing import Selection, compose, selection_length
