@@ -26,11 +26,11 @@ from .backends import backend_for
 from .files import opened
 from .layout import points_dataset_names
 from .lazy import (
-    open_particles,
-    open_showers,
     open_target,
     read_particles_length,
     read_points_header,
+    stored_particles,
+    stored_showers,
 )
 from .streaming import iter_blocks
 
@@ -84,18 +84,10 @@ def load(
         ``showerdata.lazy`` False (:func:`showerdata.config.lazy`), the
         showers are read now and returned in memory, as showerdata 0.7 did.
     """
-    showers = open_showers(_path(path), start, stop, max_points, chunks)
-    return _in_memory(showers) if not lazy_mode() else showers
-
-
-def _in_memory(data: Any) -> Any:
-    """The 0.7 mode's result: read now, into numpy arrays.
-
-    No ``showerdata.max-compute-bytes`` check: 0.7 programs ask for whole
-    files and had no such limit, and this mode is there to run them as they
-    are.
-    """
-    return data._compute()
+    stored = stored_showers(_path(path), start, stop, max_points, chunks)
+    # The 0.7 mode reads now, with no graph; no showerdata.max-compute-bytes
+    # check: 0.7 programs read whole files and had no such limit.
+    return stored.to_bundle() if lazy_mode() else stored.read()
 
 
 def load_inc_particles(
@@ -117,8 +109,8 @@ def load_inc_particles(
     IncidentParticles
         Lazy incident particles (in memory with ``showerdata.lazy`` False).
     """
-    particles = open_particles(_path(path), start, stop)
-    return _in_memory(particles) if not lazy_mode() else particles
+    stored = stored_particles(_path(path), start, stop)
+    return stored.to_bundle() if lazy_mode() else stored.read()
 
 
 def save(

@@ -436,6 +436,22 @@ def open_showers(
     key: str = "showers",
 ) -> Showers:
     """Lazy :class:`Showers` over rows ``start:stop`` of a file."""
+    return stored_showers(path, start, stop, max_points, chunks, key).to_bundle()
+
+
+def stored_showers(
+    path: Any,
+    start: int = 0,
+    stop: int | None = None,
+    max_points: int | None = -1,
+    chunks: int | None = None,
+    key: str = "showers",
+) -> StoredRows:
+    """The rows ``start:stop`` of a file's showers, checked, before any graph.
+
+    ``.read()`` reads them into memory with no graph (the 0.7 mode),
+    ``.to_bundle()`` gives the lazy :class:`Showers`.
+    """
     with opened(path) as file:
         header = read_points_header(path, key, file)
         check_per_shower_datasets(header, file)
@@ -450,24 +466,30 @@ def open_showers(
         header=header,
         max_points=width,
     )
-    return stored.to_bundle()
+    return stored
 
 
 def open_particles(
     path: Any, start: int = 0, stop: int | None = None, chunks: int | None = None
 ) -> IncidentParticles:
     """Lazy :class:`IncidentParticles` over rows ``start:stop`` of a file."""
+    return stored_particles(path, start, stop, chunks).to_bundle()
+
+
+def stored_particles(
+    path: Any, start: int = 0, stop: int | None = None, chunks: int | None = None
+) -> StoredRows:
+    """The rows ``start:stop`` of a file's incident particles (see stored_showers)."""
     with opened(path) as file:
         length = read_particles_length(path, with_ids=False, file=file)
         stored_chunk = backend_for(path).chunk_length(file["energies"])
-    stored = StoredRows(
+    return StoredRows(
         path=path,
         kind=IncidentParticles,
         num_rows=length,
         selection=rows_selection(path, length, start, stop),
         chunk_length=chunks or stored_chunk or 2**20,
     )
-    return stored.to_bundle()
 
 
 def open_target(
@@ -490,4 +512,10 @@ def open_target(
     return lazy_point_clouds(header, pieces, lengths, width, False, token)
 
 
-__all__ = ["open_particles", "open_showers", "open_target"]
+__all__ = [
+    "open_particles",
+    "open_showers",
+    "open_target",
+    "stored_particles",
+    "stored_showers",
+]

@@ -16,7 +16,7 @@ from ...buffers import zeros
 from ...errors import ShowerDataError
 from ...indexing import Selection
 from ...ragged import pad_rows, row_lengths
-from ...validation import check_points
+from ...validation import SMALL_BLOCK_VALUES, check_points
 from ..layout import PointsHeader
 from .heap_rows import heap_rows
 
@@ -80,7 +80,10 @@ def read_points(
     """
     features = header.num_features
     counts = np.minimum(stored, max_points)
-    direct = heap_rows(file, header.rows)
+    # A small block reads faster through h5py than numba can be set up for
+    # the heap kernel in a fresh process.
+    small = len(stored) * max_points * features <= SMALL_BLOCK_VALUES
+    direct = None if small else heap_rows(file, header.rows)
     rows = None if direct is not None else read_selection(file, header.rows, selection)
     lengths = direct.lengths(selection) if direct is not None else row_lengths(rows)
     check_row_lengths(header, stored, lengths)
