@@ -58,7 +58,7 @@ __all__ = [
 class ObservableInfo:
     """What describes one stored observable (0.7's record of the same name).
 
-    Attributes
+    Parameters
     ----------
     key : str
         Dataset name under ``observables/``.
