@@ -33,6 +33,20 @@ from .ops.filtering import filter_showers
 from .ops.shifting import shift
 from .showers import IncidentParticles, Showers, concatenate
 
+#: Submodules 0.7 code reaches as attributes (``showerdata.core.load_metadata``)
+#: without importing them: 0.7's package imported them itself. We import them
+#: on first use, so ``import showerdata`` stays light.
+_SUBMODULES_ON_DEMAND = ("core", "filter", "cluster_module", "shift_showers", "shuffle")
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES_ON_DEMAND:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "IncidentParticles",
     "MissingDataError",

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import dask
-import dask.array as da
 import dask.local
 import dask.threaded
 import numpy as np
@@ -21,6 +20,8 @@ from dask.utils import format_bytes
 
 from .buffers import zeros
 from .config import MAX_COMPUTE_BYTES_KEY, chunk_bytes, max_compute_bytes
+from .deferred import dask_array as da
+from .deferred import is_dask_array
 from .errors import ShowerDataError
 from .graphs import (
     compute,
@@ -51,7 +52,7 @@ class StoredSelection(Protocol):
 
 def is_lazy_array(array: Any) -> bool:
     """Whether ``array`` is a dask array."""
-    return isinstance(array, da.Array)
+    return is_dask_array(array)
 
 
 class Bundle:

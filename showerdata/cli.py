@@ -338,6 +338,13 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _precompile(args: argparse.Namespace) -> int:
+    from .precompile import precompile
+
+    print(precompile().line())
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from .plot import plot_productions
 
@@ -603,6 +610,17 @@ def parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace the output if it exists"
     )
     plot.set_defaults(run=_plot)
+
+    precompile = commands.add_parser(
+        "precompile",
+        parents=[common],
+        help="compile every numba kernel into numba's cache, ahead of time",
+        description="Run every operation on a small toy production so that each "
+        "kernel is compiled once into numba's on-disk cache (NUMBA_CACHE_DIR, "
+        "else next to the kernels, else numba's per-user cache). Run it after "
+        "installing, with the NUMBA_CACHE_DIR the jobs will use.",
+    )
+    precompile.set_defaults(run=_precompile)
 
     generate = commands.add_parser(
         "generate",

@@ -6,6 +6,10 @@
 >>> dask.config.set({"showerdata.max-compute-bytes": "32GiB"})  # doctest: +SKIP
 
 or with environment variables, e.g. ``DASK_SHOWERDATA__MAX_COMPUTE_BYTES=32GiB``.
+
+``showerdata.lazy`` (default True) chooses what the readers return:
+``DASK_SHOWERDATA__LAZY=False`` runs unchanged showerdata 0.7 programs, which
+expect numpy arrays from ``load``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ CHUNK_BYTES_KEY = "showerdata.chunk-bytes"
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 #: Padded points of one inner chunk of a zarr shard: what one shower costs to read.
 INNER_CHUNK_BYTES = 512 * 2**10
+
+LAZY_KEY = "showerdata.lazy"
+DEFAULT_LAZY = True
 
 MAX_COMPUTE_BYTES_KEY = "showerdata.max-compute-bytes"
 #: Read HDF5 point rows by copying them from the file's heap with a numba
@@ -62,15 +69,21 @@ def inner_chunk_length(shard_length: int, max_points: int, num_features: int) ->
     return next(n for n in range(target, 0, -1) if shard_length % n == 0)
 
 
-def hdf5_fast_reader() -> bool:
-    """Whether HDF5 rows are read by the heap reader (see :data:`HDF5_FAST_READER_KEY`).
+def hdf5_fast_reader() -> bool | None:
+    """Which reader reads HDF5 rows (see :data:`HDF5_FAST_READER_KEY`).
 
-    Set it with ``dask.config.set({"showerdata.hdf5-fast-reader": False})`` or
-    the environment variable ``DASK_SHOWERDATA__HDF5_FAST_READER=False``.
+    True: the heap reader; False: h5py's vlen read; None (``"auto"``, the
+    default): the heap reader for blocks large enough to pay for setting up
+    its kernel, h5py for small ones. Set it with
+    ``dask.config.set({"showerdata.hdf5-fast-reader": False})`` or the
+    environment variable ``DASK_SHOWERDATA__HDF5_FAST_READER=False``.
     """
-    value = dask.config.get(HDF5_FAST_READER_KEY, True)
+    value = dask.config.get(HDF5_FAST_READER_KEY, "auto")
     if isinstance(value, str):
-        return value.strip().lower() not in ("false", "0", "no", "off")
+        text = value.strip().lower()
+        if text == "auto":
+            return None
+        return text not in ("false", "0", "no", "off")
     return bool(value)
 
 
@@ -80,6 +93,32 @@ def chunk_lengths(num_showers: int, chunk_length: int) -> tuple[int, ...]:
         return (0,)
     full, rest = divmod(num_showers, chunk_length)
     return (chunk_length,) * full + ((rest,) if rest else ())
+
+
+def lazy() -> bool:
+    """Whether the readers return lazy (dask) results; ``showerdata.lazy``.
+
+    True (the default): ``load``, ``load_inc_particles`` and ``load_target``
+    return dask-backed objects and read nothing but the layout. False (the
+    showerdata 0.7 mode): they read what was asked for and return numpy
+    arrays, as 0.7 did, so 0.7 code that hands ``load(path).points`` to
+    numpy-only libraries runs unchanged. Set it with
+    ``dask.config.set({"showerdata.lazy": False})`` or the environment variable
+    ``DASK_SHOWERDATA__LAZY=False`` (also ``0``, ``no``, ``off``).
+    """
+    value = dask.config.get(LAZY_KEY, DEFAULT_LAZY)
+    if isinstance(value, str):
+        # dask parses "False" and "0" from the environment, not "no" or "off".
+        text = value.strip().lower()
+        if text in ("false", "0", "no", "off", ""):
+            return False
+        if text in ("true", "1", "yes", "on"):
+            return True
+        raise ValueError(
+            f"{LAZY_KEY} must be True or False, got {value!r} "
+            "(e.g. DASK_SHOWERDATA__LAZY=False)."
+        )
+    return bool(value)
 
 
 def max_compute_bytes() -> int | None:

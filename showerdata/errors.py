@@ -19,6 +19,9 @@ class ShowerDataError(ValueError):
         Dataset (field) inside the file, e.g. ``"showers"``.
     index : int or None
         Global index of the first offending shower.
+    v07_message : str or None
+        What showerdata 0.7 said for the same mistake, if it checked it: the
+        message starts with it, so code matching 0.7's text keeps working.
     """
 
     def __init__(
@@ -28,22 +31,27 @@ class ShowerDataError(ValueError):
         path: str | os.PathLike[str] | None = None,
         dataset: str | None = None,
         index: int | None = None,
+        v07_message: str | None = None,
     ) -> None:
         self.problem = problem
         self.path = None if path is None else os.fspath(path)
         self.dataset = dataset
         self.index = index
-        super().__init__(describe(problem, path=path, dataset=dataset, index=index))
+        self.v07_message = v07_message
+        text = describe(problem, path=path, dataset=dataset, index=index)
+        super().__init__(f"{v07_message} {text}" if v07_message else text)
 
     def __reduce__(self):  # keep the fields when dask ships the error between processes
         return (
             _rebuild,
-            (self.problem, self.path, self.dataset, self.index),
+            (self.problem, self.path, self.dataset, self.index, self.v07_message),
         )
 
 
-def _rebuild(problem, path, dataset, index):
-    return ShowerDataError(problem, path=path, dataset=dataset, index=index)
+def _rebuild(problem, path, dataset, index, v07_message=None):
+    return ShowerDataError(
+        problem, path=path, dataset=dataset, index=index, v07_message=v07_message
+    )
 
 
 def describe(

@@ -6,9 +6,19 @@ import os
 
 from .detector import get_ILD_geometry, get_ILD_unclustered_geometry
 from .io.api import load, load_metadata, save
+from .legacy_cli import add_filter_arguments as add_parser_arguments
+from .legacy_cli import parse_filter_arguments as parse_arguments
+from .legacy_cli import run_filter as main
 from .ops.filtering import filter_showers
 
-__all__ = ["filter_file", "filter_showers", "get_detector_thresholds"]
+__all__ = [
+    "add_parser_arguments",
+    "filter_file",
+    "filter_showers",
+    "get_detector_thresholds",
+    "main",
+    "parse_arguments",
+]
 
 
 def filter_file(
@@ -37,6 +47,8 @@ def filter_file(
     verbose : bool
         Show a progress bar.
     """
+    if os.path.exists(output_path) and not overwrite:
+        raise FileExistsError(f"Output file '{os.fspath(output_path)}' already exists.")
     filtered = filter_showers(
         load(input_path), radius, ecal_threshold, hcal_threshold, num_layers_ecal
     )
@@ -62,3 +74,7 @@ def get_detector_thresholds(path: str | os.PathLike[str]) -> tuple[float, float,
         geometry.hcal_threshold / 1e3,
         geometry.num_layers_ecal,
     )
+
+
+if __name__ == "__main__":
+    main(parse_arguments())

@@ -10,12 +10,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import dask
-import dask.array as da
 import numpy as np
 from dask.base import named_schedulers, tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 from dask.utils import funcname
+
+from .deferred import dask_array as da
+from .deferred import is_dask_array
 
 
 def local_scheduler() -> Callable[..., Any] | None:
@@ -173,7 +175,7 @@ def rows_blockwise(
     """
     pairs = []
     for array, index in zip(arguments[::2], arguments[1::2], strict=True):
-        if isinstance(array, da.Array) and array.ndim > 1:
+        if is_dask_array(array) and array.ndim > 1:
             array = rechunk(array, {axis: -1 for axis in range(1, array.ndim)})
         pairs += [array, index]
     meta = np.empty((0,) * len(out_index), dtype=dtype)

@@ -27,8 +27,8 @@ def normalize_index(index: IndexLike, length: int) -> Selection:
             return slice(0, length, 1)
         if len(index) > 1:
             raise ValueError(
-                "Multi-dimensional indexing is not supported: index showers along "
-                "the first axis, then slice the fields (e.g. s.points[:, :10])."
+                "Multi-dimensional indexing is not supported. (index showers along "
+                "the first axis, then slice the fields, e.g. s.points[:, :10])"
             )
         index = index[0]
     if index is Ellipsis:
@@ -44,7 +44,7 @@ def normalize_index(index: IndexLike, length: int) -> Selection:
         position = int(index)
         if not -length <= position < length:
             raise IndexError(
-                f"Shower index {position} is out of range for {length} showers."
+                f"Index out of range. (shower index {position}, {length} showers)"
             )
         position %= length
         return slice(position, position + 1, 1)
@@ -62,8 +62,8 @@ def _array_selection(index: Any, length: int) -> Selection:
         )
     if array.ndim != 1:
         raise ValueError(
-            f"Multi-dimensional indexing is not supported (index has shape "
-            f"{array.shape}); use a 1-D list or array of shower positions."
+            f"Multi-dimensional indexing is not supported. (the index has shape "
+            f"{array.shape}; use a 1-D list or array of shower positions)"
         )
     if isinstance(index, list) and array.dtype != bool and _has_booleans(index):
         # numpy turns [True, 2] into [1, 2]: a mask typo would silently select
@@ -91,7 +91,9 @@ def _array_selection(index: Any, length: int) -> Selection:
         bad |= array < -length
     if bad.any():
         first = int(array[np.argmax(bad)])
-        raise IndexError(f"Shower index {first} is out of range for {length} showers.")
+        raise IndexError(
+            f"Index out of range. (shower index {first}, {length} showers)"
+        )
     array = array.astype(np.int64)
     return np.where(array < 0, array + length, array)
 

@@ -7,6 +7,8 @@ The ``calc_*`` functions keep the form of their input (lazy or in memory);
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,18 +38,74 @@ from .streaming import iter_blocks
 PathLike = str | os.PathLike[str]
 
 __all__ = [
+    "ObservableInfo",
     "add_observables_to_file",
     "calc_center_of_energy",
     "calc_energy_per_layer",
     "calc_energy_per_radial_bin",
     "calc_num_points_per_layer",
     "calc_observables",
+    "compute_threshold_mask",
     "load",
     "read_observables_from_file",
     "read_point_energies",
     "save",
     "save_observables_to_file",
 ]
+
+
+@dataclass
+class ObservableInfo:
+    """What describes one stored observable (0.7's record of the same name).
+
+    Parameters
+    ----------
+    key : str
+        Dataset name under ``observables/``.
+    shape : tuple of int
+        Shape of the dataset.
+    dtype : numpy dtype-like
+        Type of the dataset.
+    function : callable
+        Computes the observable of a :class:`~showerdata.Showers`.
+    """
+
+    key: str
+    shape: tuple[int, ...]
+    dtype: npt.DTypeLike
+    function: Callable[[Any], Any]
+
+
+def compute_threshold_mask(
+    showers: Any, detector_config: DetectorGeometry | None = None
+) -> Any:
+    """Which points pass the detector's hit thresholds, shape (N, P).
+
+    Without a geometry: the real points (e > 0). With one: ECAL points (layer
+    below ``num_layers_ecal - 0.5``) above ``ecal_threshold``, HCAL points
+    above ``hcal_threshold`` (thresholds in MeV, energies in GeV), as in 0.7.
+    Lazy showers give a lazy mask.
+
+    Parameters
+    ----------
+    showers : Showers
+        Showers, lazy or in memory.
+    detector_config : DetectorGeometry, optional
+        Layers and thresholds.
+
+    Returns
+    -------
+    array of bool, shape (N, P)
+        The mask, numpy or dask like ``showers``.
+    """
+    energy = showers.points[..., 3]
+    if detector_config is None:
+        return energy > 0
+    layer = showers.points[..., 2]
+    boundary = detector_config.num_layers_ecal - 0.5
+    ecal = (layer < boundary) & (energy > detector_config.ecal_threshold / 1e3)
+    hcal = (layer >= boundary) & (energy > detector_config.hcal_threshold / 1e3)
+    return ecal | hcal
 
 
 def geometry_of_file(path: PathLike) -> DetectorGeometry:
@@ -58,8 +116,8 @@ def geometry_of_file(path: PathLike) -> DetectorGeometry:
     if clustered_for == "":
         return get_ILD_unclustered_geometry()
     raise ValueError(
-        f"file '{os.fspath(path)}': unknown 'clustered_for' attribute value: "
-        f"{clustered_for!r}; pass detector_config."
+        f"Unknown 'clustered_for' attribute value: {clustered_for} (file "
+        f"'{os.fspath(path)}'; pass detector_config)"
     )
 
 

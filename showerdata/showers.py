@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import dask.array as da
 import numpy as np
 from dask.utils import format_bytes
 from numpy.typing import ArrayLike
 
 from .bundle import Bundle, align_lazy, as_field, is_lazy_array
+from .deferred import dask_array as da
 from .graphs import rechunk, rows_blockwise
 from .kernels.layout import count_real_points
 from .validation import check_points, checked_points_block
@@ -54,14 +54,40 @@ def checked_lazy_points(points: da.Array, num_points: da.Array) -> da.Array:
     )
 
 
-def _check_shapes(fields: dict[str, Any], expected: dict[str, tuple]) -> None:
+#: What showerdata 0.7 said when a field of Showers had the wrong shape.
+_V07_SHOWERS_SHAPE_MESSAGES = {
+    "energies": "Energies must be a 2D array with shape (num_showers, 1).",
+    "directions": "Directions must be a 2D array with shape (num_showers, 3).",
+    "pdg": "PDG must be a 1D array with length equal to num_showers.",
+    "shower_ids": "Shower IDs must be a 1D array with length equal to num_showers.",
+    "num_points": "num_points must be a 1D array with length equal to num_showers.",
+}
+
+#: The same for IncidentParticles; a pdg of the wrong length is one of "all
+#: input arrays" there.
+_V07_PARTICLES_SHAPE_MESSAGES = {
+    "energies": "Energies must be a 2D array with shape (num_particles, 1).",
+    "directions": "Directions must be a 2D array with shape (num_particles, 3).",
+    "pdg": "All input arrays must have the same length.",
+}
+
+
+def _check_shapes(
+    fields: dict[str, Any],
+    expected: dict[str, tuple],
+    v07_messages: dict[str, str] | None = None,
+) -> None:
+    """Raise ValueError for the first field whose shape is not ``expected``.
+
+    The message starts with 0.7's for that field, if given, then says ours.
+    """
     for name, shape in expected.items():
         _check_known_shape(name, fields[name])
         actual = tuple(fields[name].shape)
         if actual != shape:
-            raise ValueError(
-                f"{name} must have shape {_shape_text(shape)}, got {actual}."
-            )
+            ours = f"{name} must have shape {_shape_text(shape)}, got {actual}."
+            v07 = (v07_messages or {}).get(name)
+            raise ValueError(f"{v07} ({ours})" if v07 else ours)
 
 
 def _shape_text(shape: tuple) -> str:
@@ -111,9 +137,12 @@ class IncidentParticles(Bundle):
         fields = {"energies": energies, "pdg": pdg, "directions": directions}
         if energies.ndim != 2 or energies.shape[1] != 1:
             raise ValueError(
-                f"energies must be a 2D array with shape (N, 1), got {energies.shape}."
+                f"{_V07_PARTICLES_SHAPE_MESSAGES['energies']} (energies must be a 2D "
+                f"array with shape (N, 1), got {energies.shape}.)"
             )
-        _check_shapes(fields, self._row_shapes(length))
+        if pdg.ndim != 1:
+            raise ValueError(f"PDG must be a 1D array. (got shape {pdg.shape})")
+        _check_shapes(fields, self._row_shapes(length), _V07_PARTICLES_SHAPE_MESSAGES)
         if any(is_lazy_array(f) for f in fields.values()):
             fields = align_lazy(fields)
         Bundle.__init__(self)
@@ -192,9 +221,10 @@ class Showers(Bundle):
             points = np.empty((0, 0, 5), dtype=np.float32)
         points = as_field(points, np.float32, copy=copy)
         if points.ndim != 3 or points.shape[2] not in NUM_FEATURES_CHOICES:
+            # 0.7's text (its check came after a count that failed first).
             raise ValueError(
-                "points must be a 3D array with shape (num_showers, max_points, 4 or "
-                f"5), got {points.shape}."
+                "Points must be a 3D array with shape (num_showers, max_points, 4 or "
+                f"5) got {points.shape}"
             )
         _check_known_shape("points", points)
         length = points.shape[0]
@@ -205,7 +235,10 @@ class Showers(Bundle):
             pdg = np.full((length,), int(pdg), dtype=np.int32)
         pdg = as_field(pdg, np.int32, copy=copy)
         if pdg.ndim > 1 and any(d != 1 for d in pdg.shape[1:]):
-            raise ValueError(f"pdg must be a 1D array, got shape {pdg.shape}.")
+            raise ValueError(
+                f"Invalid shape for PDG array. (pdg must be a 1D array, got shape "
+                f"{pdg.shape}.)"
+            )
         pdg = pdg.reshape((-1,))
         if directions is None:
             directions = _default_directions(length)
@@ -227,7 +260,7 @@ class Showers(Bundle):
             "shower_ids": shower_ids,
             "num_points": num_points,
         }
-        _check_shapes(fields, self._row_shapes(length))
+        _check_shapes(fields, self._row_shapes(length), _V07_SHOWERS_SHAPE_MESSAGES)
         if any(is_lazy_array(f) for f in fields.values()):
             fields = align_lazy(fields)
             fields["points"] = checked_lazy_points(
@@ -321,7 +354,7 @@ class Showers(Bundle):
     def __add__(self, other: Showers) -> Showers:
         if not isinstance(other, Showers):
             raise TypeError(
-                f"Can only add Showers to Showers, not {type(other).__name__}."
+                f"Can only add Showers instances. (got {type(other).__name__})"
             )
         if self.is_empty:
             return other.copy()
@@ -390,7 +423,8 @@ def concatenate(data: Iterable[Showers]) -> Showers:
     features = {s.num_features for s in parts}
     if len(features) > 1:
         raise ValueError(
-            f"Cannot concatenate showers with different numbers of features {features}."
+            "Incompatible shower shapes. (cannot concatenate showers with different "
+            f"numbers of features {sorted(features)})"
         )
     if len(parts) == 1:
         return parts[0].copy()

@@ -25,16 +25,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
 from .config import chunk_lengths, showers_per_chunk
+from .deferred import dask_array as da
 from .errors import ShowerDataError
 from .graphs import lazy_from_tasks
 from .io.api import get_file_shape, load, save
 from .io.backends import is_zarr
 from .io.layout import PER_SHOWER
+from .legacy_shuffle import (  # 0.7's functions of this module
+    add_parser_options,
+    create_shuffled_indices,
+    get_file_info,
+    load_batch_by_indices,
+    main,
+    parse_args,
+    process_in_batches,
+)
 from .progress import progress_bar
 from .ragged import row_lengths, split_rows
 from .showers import Showers
@@ -47,6 +56,13 @@ ROWS_PER_CHUNK = 1000
 
 __all__ = [
     "ChunkPlan",
+    "add_parser_options",
+    "create_shuffled_indices",
+    "get_file_info",
+    "load_batch_by_indices",
+    "main",
+    "parse_args",
+    "process_in_batches",
     "ShuffleSource",
     "copy_rows",
     "plan_chunks",
@@ -320,7 +336,8 @@ def _plan_rows(
     for (index, file_rows, places), group_counts in zip(
         plan.groups, counts, strict=True
     ):
-        direct = heap_rows(files[index], "showers") if hdf5_fast_reader() else None
+        fast = hdf5_fast_reader() is not False
+        direct = heap_rows(files[index], "showers") if fast else None
         if (
             direct is None
             or not np.array_equal(direct.lengths(file_rows), lengths[places])
@@ -467,3 +484,7 @@ def shuffle_files(
         progress=progress,
     )
     return sum(plan.length for plan in plans)
+
+
+if __name__ == "__main__":
+    main(parse_args())

@@ -31,8 +31,12 @@ def make_showers():
     return make
 
 
-def _v07_environment() -> dict[str, str]:
-    """Our environment without PYTHONPATH, which may put our own package first."""
+def v07_environment() -> dict[str, str]:
+    """The environment for 0.7.0's interpreter: without our package on its path.
+
+    A PYTHONPATH pointing at a checkout of ours (as when running the tests of a
+    worktree) would shadow 0.7.0, which has the same import name.
+    """
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
@@ -45,7 +49,7 @@ def _v07_python() -> str | None:
         capture_output=True,
         text=True,
         cwd="/",  # keep our own package off its path
-        env=_v07_environment(),
+        env=v07_environment(),
     )
     return python if probe.stdout.strip() == "0.7.0" else None
 
@@ -73,7 +77,7 @@ def v07():
             capture_output=True,
             text=True,
             cwd="/",
-            env=_v07_environment(),
+            env=v07_environment(),
         )
         if done.returncode != 0:
             raise AssertionError(f"showerdata 0.7.0 failed:\n{done.stderr}")

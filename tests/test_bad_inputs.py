@@ -162,7 +162,9 @@ def test_an_hdf5_file_without_datasets_is_a_missing_data_error(tmp_path):
     with pytest.raises(MissingDataError) as error:
         showerdata.load(path)
     assert isinstance(error.value, KeyError) and isinstance(error.value, ValueError)
-    assert os.fspath(path) in str(error.value) and "'shape'" in str(error.value)
+    # 0.7's text first: it looked for the rows ('showers') first.
+    assert str(error.value).startswith("Key 'showers' not found in HDF5 file.")
+    assert os.fspath(path) in str(error.value)
     with pytest.raises(ValueError, match="not a valid shower data file"):
         showerdata.get_file_shape(path)
 
@@ -401,7 +403,9 @@ def test_zero_showers_work_everywhere(tmp_path, lazy):
     assert showerdata.load(again).compute().points.shape == (0, P, F)
     showerdata.create_empty_file(tmp_path / "batch.h5", (0, P, F))
     showerdata.save_batch(loaded, tmp_path / "batch.h5")
-    with pytest.raises(IndexError, match="out of range for 0 showers"):
+    with pytest.raises(
+        IndexError, match=r"Index out of range\. \(shower index 0, 0 showers\)"
+    ):
         loaded[0]
     with pytest.raises(IndexError):
         showerdata.load(path, 1)

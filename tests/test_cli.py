@@ -21,7 +21,16 @@ from showerdata.shuffle import shuffled
 from showerdata.toy import toy_showers
 
 COMMANDS_07 = ("shuffle", "add-observables", "shift", "cluster", "filter")
-COMMANDS = (*COMMANDS_07, "info", "verify", "plot", "generate", "convert", "demo")
+COMMANDS = (
+    *COMMANDS_07,
+    "info",
+    "verify",
+    "plot",
+    "generate",
+    "convert",
+    "demo",
+    "precompile",
+)
 
 
 @pytest.fixture

@@ -195,7 +195,7 @@ def test_save_batch_errors(tmp_path, make_showers):
     with pytest.raises(IndexError):
         showerdata.save_batch(showers[:2], path, start=-1)
     wrong = make_showers(n=2, max_points=13, num_features=4)
-    with pytest.raises(ValueError, match="shape mismatch"):
+    with pytest.raises(ValueError, match="Shape mismatch"):
         showerdata.save_batch(wrong, path)
     with pytest.raises(FileExistsError):
         showerdata.create_empty_file(path, (10, 12, 4), overwrite=False)
@@ -238,7 +238,7 @@ def test_incident_particles_round_trip(tmp_path, make_showers):
     assert showerdata.get_file_length(path) == 9
     with pytest.raises(ValueError, match="not a valid shower data file"):
         showerdata.get_file_shape(path)
-    with pytest.raises(KeyError, match="'shape' not found"):
+    with pytest.raises(KeyError, match="Key 'showers' not found"):
         showerdata.load(path)
 
 

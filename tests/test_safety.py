@@ -264,7 +264,7 @@ def test_attributes_that_look_like_code_stay_text(tmp_path, good, kind, capsys):
     metadata = showerdata.load_metadata(path)
     assert {name: metadata[name] for name in names} == dict.fromkeys(names, text)
     assert get_detector_thresholds(path) == (0.0, 0.0, 0)
-    with pytest.raises(ValueError, match="unknown 'clustered_for'"):
+    with pytest.raises(ValueError, match="Unknown 'clustered_for'"):
         showerdata.observables.add_observables_to_file(path, overwrite=True)
     assert cli.main(["info", str(path)]) == 0
     assert text in capsys.readouterr().out

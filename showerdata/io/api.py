@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import dask.array as da
+import dask
 import numpy as np
 from numpy.typing import NDArray
 
 from ..bundle import Bundle, is_lazy_array
+from ..config import lazy as lazy_mode
 from ..config import showers_per_chunk
+from ..deferred import dask_array as da
 from ..errors import MissingDataError, ShowerDataError
 from ..graphs import rechunk
 from ..showers import IncidentParticles, Showers, check_before_write
@@ -25,11 +27,11 @@ from .backends import backend_for
 from .files import opened
 from .layout import points_dataset_names
 from .lazy import (
-    open_particles,
-    open_showers,
     open_target,
     read_particles_length,
     read_points_header,
+    stored_particles,
+    stored_showers,
 )
 
 #: A local path, a URL (``s3://bucket/prod.zarr``) or a zarr store object.
@@ -100,10 +102,15 @@ def load(
     -------
     Showers
         Lazy showers; ``.compute()`` gives numpy arrays. Indexing them
-        (``showers[7_000_123]``) reads only the selected showers.
+        (``showers[7_000_123]``) reads only the selected showers. With
+        ``showerdata.lazy`` False (:func:`showerdata.config.lazy`), the
+        showers are read now and returned in memory, as showerdata 0.7 did.
     """
     location = _path(path, storage_options)
-    return open_showers(location, start, stop, max_points, chunks)
+    stored = stored_showers(location, start, stop, max_points, chunks)
+    # The 0.7 mode reads now, with no graph; no showerdata.max-compute-bytes
+    # check: 0.7 programs read whole files and had no such limit.
+    return stored.to_bundle() if lazy_mode() else stored.read()
 
 
 def load_inc_particles(
@@ -123,9 +130,10 @@ def load_inc_particles(
     Returns
     -------
     IncidentParticles
-        Lazy incident particles.
+        Lazy incident particles (in memory with ``showerdata.lazy`` False).
     """
-    return open_particles(_path(path), start, stop)
+    stored = stored_particles(_path(path), start, stop)
+    return stored.to_bundle() if lazy_mode() else stored.read()
 
 
 def save(
@@ -237,6 +245,12 @@ def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
     of the batch unreadable. Rerunning the same ``save_batch`` repairs them.
     """
     path = _path(path)
+    with opened(path) as file:
+        if "shape" not in file:  # 0.7 looked for nothing else first
+            raise MissingDataError(
+                f"Key 'shape' not found in {path}. (not a file made by "
+                "create_empty_file or save)"
+            )
     header = read_points_header(path)
     check_before_write(data)
     _check_batch(
@@ -260,8 +274,8 @@ def _check_batch(
 ) -> None:
     if tuple(data_shape[1:]) != tuple(row_shape):
         raise ValueError(
-            f"file '{path}', dataset '{dataset}': shape mismatch: the file holds "
-            f"showers of shape {tuple(row_shape)}, got {tuple(data_shape[1:])}."
+            f"Shape mismatch: expected {tuple(row_shape)}, got "
+            f"{tuple(data_shape[1:])} (file '{path}', dataset '{dataset}')"
         )
     if start < 0 or start + data_shape[0] > num_rows:
         raise IndexError(
@@ -279,20 +293,59 @@ def get_file_shape(path: PathLike) -> tuple[int, int, int]:
         The file holds no shower data (e.g. only incident particles).
     """
     path = _path(path)
+    with opened(path) as file:
+        reason = _v07_shape_problem(file, path)
+    v07 = f"{path} is not a valid shower data file. ({reason or 'invalid showers'})"
     try:
+        if reason is not None:
+            raise MissingDataError(f"dataset 'shape' of file '{path}': {reason}")
         header = read_points_header(path)
     except MissingDataError as error:
-        raise ValueError(f"{path} is not a valid shower data file: {error}") from None
+        raise ValueError(f"{v07} {error}") from None
+    except ShowerDataError as error:
+        raise _with_v07_message(error, v07) from None
     return (header.num_showers, header.max_points, header.num_features)
+
+
+def _with_v07_message(error: ShowerDataError, v07: str) -> ShowerDataError:
+    """``error`` with 0.7's message for the same mistake first."""
+    return ShowerDataError(
+        error.problem,
+        path=error.path,
+        dataset=error.dataset,
+        index=error.index,
+        v07_message=v07,
+    )
+
+
+def _v07_shape_problem(file: Any, path: Any) -> str | None:
+    """What 0.7's ``get_file_shape`` said was wrong with ``shape``, if anything."""
+    if "shape" not in file:
+        return "no shape key"
+    dataset = file["shape"]
+    if not backend_for(path).is_dataset(dataset):
+        return "shape is not a dataset"
+    if dataset.ndim != 1 or dataset.shape[0] != 3 or dataset.dtype.kind != "i":
+        return "invalid shape dataset"
+    return None
 
 
 def get_file_length(path: PathLike) -> int:
     """Number of showers (or incident particles) in a file."""
     path = _path(path)
+    with opened(path) as file:
+        reason = None
+        if "energies" not in file:
+            reason = "no energies dataset"
+        elif not backend_for(path).is_dataset(file["energies"]):
+            reason = "energies is not a dataset"
+    v07 = f"{path} is not a valid shower data file. ({reason or 'invalid datasets'})"
     try:
         return read_particles_length(path, with_ids=False)
     except MissingDataError as error:
-        raise ValueError(f"{path} is not a valid shower data file: {error}") from None
+        raise ValueError(f"{v07} {error}") from None
+    except ShowerDataError as error:
+        raise _with_v07_message(error, v07) from None
 
 
 # -- metadata -------------------------------------------------------------------------
@@ -394,8 +447,8 @@ def add_target_dataset(
 def _target_num_points(data: Any, path: str, num_points: Any, start: int) -> Any:
     if data.ndim != 3:
         raise ValueError(
-            "Data must be a 3D array with shape (num_showers, max_points, features), "
-            f"got shape {data.shape}."
+            "Data must be a 3D array with shape (num_showers, max_points, features). "
+            f"(got shape {data.shape})"
         )
     if num_points is None:
         if not _exists(path):
@@ -413,8 +466,8 @@ def _target_num_points(data: Any, path: str, num_points: Any, start: int) -> Any
     num_points = (da if lazy else np).asarray(num_points).astype(np.int32).reshape(-1)
     if num_points.shape[0] != data.shape[0]:
         raise ValueError(
-            "num_points must have the same length as the number of showers in data "
-            f"({num_points.shape[0]} != {data.shape[0]})."
+            "num_points must have the same length as the number of showers in data. "
+            f"({num_points.shape[0]} != {data.shape[0]})"
         )
     if not lazy:
         if np.any(num_points < 0):
@@ -560,10 +613,12 @@ def load_target(
     start: int = 0,
     stop: int | None = None,
     max_points: int | None = -1,
-) -> tuple[da.Array, da.Array]:
+) -> tuple[Any, Any]:
     """Open a target lazily: ``(points, num_points)`` as dask arrays.
 
-    Call ``dask.compute(points, num_points)`` for numpy arrays.
+    Call ``dask.compute(points, num_points)`` for numpy arrays (which works
+    in both modes). With ``showerdata.lazy`` False they are numpy arrays
+    already, as in showerdata 0.7.
 
     Parameters
     ----------
@@ -576,7 +631,10 @@ def load_target(
     max_points : int, optional
         Length of the padded point axis; -1 or None keeps the target's P.
     """
-    return open_target(_path(path), key, start, stop, max_points)
+    points, num_points = open_target(_path(path), key, start, stop, max_points)
+    if not lazy_mode():
+        return dask.compute(points, num_points, scheduler="sync")
+    return points, num_points
 
 
 Bundle.writer = staticmethod(save)  # type: ignore[assignment]

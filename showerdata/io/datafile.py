@@ -143,7 +143,7 @@ class ShowerDataFile:
 
     def _selection(self, index: IndexLike) -> Selection:
         if self._closed:
-            raise ValueError(f"File '{self.path}' is closed.")
+            raise ValueError(f"File is not open. ('{_location(self.path)}' is closed)")
         return normalize_index(index, self.num_showers)
 
     # -- reading and writing --------------------------------------------------
@@ -156,8 +156,8 @@ class ShowerDataFile:
         selection = self._selection(index)
         if not self._writable:
             raise ValueError(
-                f"File '{self.path}' is not open for writing (mode 'r'); open it with "
-                "mode='a' or 'w'."
+                "File is not open for writing (mode: r). (file "
+                f"'{_location(self.path)}'; open it with mode='a' or 'w')"
             )
         if not isinstance(data, Showers):
             raise TypeError(f"Can only assign Showers, not {type(data).__name__}.")

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import dask.array as da
 import h5py
 import numpy as np
 from dask.base import tokenize
 
 from ..buffers import zeros
 from ..config import showers_per_chunk
+from ..deferred import dask_array as da
 from ..errors import MissingDataError, ShowerDataError
 from ..graphs import lazy_from_tasks
 from ..indexing import Selection, compose, selection_length
@@ -41,9 +41,10 @@ def require_dataset(file: Any, name: str, path: Any) -> Any:
     except KeyError:
         item = None
     if item is None:
+        # 0.7's text first (its readers said "HDF5 file" for every format).
         raise MissingDataError(
-            f"file '{path}': dataset '{name}' not found (not a showerdata file, or "
-            "written without it)."
+            f"Key '{name}' not found in HDF5 file. (file '{path}': dataset '{name}' "
+            "not found: not a showerdata file, or written without it)"
         )
     if not backend_for(path).is_dataset(item):
         raise ShowerDataError(
@@ -98,6 +99,8 @@ def read_points_header(
         with opened(path) as file:
             return read_points_header(path, key, file)
     rows_name, shape_name, num_points_name = points_dataset_names(key)
+    # The rows first, as 0.7 read them first: a missing key names them.
+    rows = require_dataset(file, rows_name, path)
     shape_ds = require_dataset(file, shape_name, path)
     if shape_ds.dtype.kind not in "iu" or tuple(shape_ds.shape) != (3,):
         raise ShowerDataError(
@@ -117,7 +120,6 @@ def read_points_header(
             path=path,
             dataset=shape_name,
         )
-    rows = require_dataset(file, rows_name, path)
     dense = backend_for(path).DENSE
     if dense:
         check_dataset(
@@ -234,6 +236,7 @@ def read_points_from(
             path=header.path,
             dataset=error.dataset or header.rows,
             index=file_row(selection, error.index or 0),
+            v07_message=error.v07_message,
         ) from None
 
 
@@ -445,6 +448,22 @@ def open_showers(
     key: str = "showers",
 ) -> Showers:
     """Lazy :class:`Showers` over rows ``start:stop`` of a file."""
+    return stored_showers(path, start, stop, max_points, chunks, key).to_bundle()
+
+
+def stored_showers(
+    path: Any,
+    start: int = 0,
+    stop: int | None = None,
+    max_points: int | None = -1,
+    chunks: int | None = None,
+    key: str = "showers",
+) -> StoredRows:
+    """The rows ``start:stop`` of a file's showers, checked, before any graph.
+
+    ``.read()`` reads them into memory with no graph (the 0.7 mode),
+    ``.to_bundle()`` gives the lazy :class:`Showers`.
+    """
     with opened(path) as file:
         header = read_points_header(path, key, file)
         check_per_shower_datasets(header, file)
@@ -459,24 +478,30 @@ def open_showers(
         header=header,
         max_points=width,
     )
-    return stored.to_bundle()
+    return stored
 
 
 def open_particles(
     path: Any, start: int = 0, stop: int | None = None, chunks: int | None = None
 ) -> IncidentParticles:
     """Lazy :class:`IncidentParticles` over rows ``start:stop`` of a file."""
+    return stored_particles(path, start, stop, chunks).to_bundle()
+
+
+def stored_particles(
+    path: Any, start: int = 0, stop: int | None = None, chunks: int | None = None
+) -> StoredRows:
+    """The rows ``start:stop`` of a file's incident particles (see stored_showers)."""
     with opened(path) as file:
         length = read_particles_length(path, with_ids=False, file=file)
         stored_chunk = backend_for(path).chunk_length(file["energies"])
-    stored = StoredRows(
+    return StoredRows(
         path=path,
         kind=IncidentParticles,
         num_rows=length,
         selection=rows_selection(path, length, start, stop),
         chunk_length=chunks or stored_chunk or 2**20,
     )
-    return stored.to_bundle()
 
 
 def open_target(
@@ -499,4 +524,10 @@ def open_target(
     return lazy_point_clouds(header, pieces, lengths, width, False, token)
 
 
-__all__ = ["open_particles", "open_showers", "open_target"]
+__all__ = [
+    "open_particles",
+    "open_showers",
+    "open_target",
+    "stored_particles",
+    "stored_showers",
+]

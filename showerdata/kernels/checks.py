@@ -10,10 +10,10 @@ import math
 import numbers
 
 import numpy as np
-from numba import njit
 
 from ..buffers import zeros
 from ..errors import ShowerDataError
+from .jit import kernel
 
 X, Y, Z, E = 0, 1, 2, 3  # point columns; column 4, if present, is the time
 
@@ -133,7 +133,7 @@ def raise_layer_error(
     )
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def first_shower_outside_layers(
     points: np.ndarray, num_layers: int, check_all: bool
 ) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from numba import njit
 
 from ..detector import DetectorGeometry
 from ..errors import ShowerDataError
@@ -32,6 +31,7 @@ from .checks import (
     real_number,
     shower_indices,
 )
+from .jit import kernel
 
 __all__ = ["cluster_points", "grid_shifts"]
 
@@ -52,7 +52,7 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _SALT = np.uint64(0xD1B54A32D192ED03)  # separates the seed from the index stream
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _mix64(x: np.uint64) -> np.uint64:
     """splitmix64 output function: a bijective avalanche of 64 bits."""
     x = (x ^ (x >> np.uint64(30))) * _MIX1
@@ -60,7 +60,7 @@ def _mix64(x: np.uint64) -> np.uint64:
     return x ^ (x >> np.uint64(31))
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _uniform_kernel(seed: np.uint64, index: np.ndarray, out: np.ndarray) -> None:
     """Fill ``out[i, k]`` (k < 4) with a uniform float64 in [0, 1) per counter.
 
@@ -167,7 +167,7 @@ def grid_shifts(
 # ---------------------------------------------------------------------------
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _radix_sort(
     keys: np.ndarray,
     order: np.ndarray,
@@ -204,7 +204,7 @@ def _radix_sort(
         shift += 8
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _stable_order(
     m: int,
     part: np.ndarray,
@@ -268,7 +268,7 @@ def _stable_order(
     return order
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _cluster_kernel(
     points: np.ndarray,
     shifts: np.ndarray,

@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from .checks import E, X, Y, Z, as_points_block, integer, output_block, real_number
+from .jit import kernel
 
 __all__ = ["filter_points"]
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _filter_kernel(
     points: np.ndarray,
     radius_sq: np.float32,

@@ -15,8 +15,8 @@ caller falls back to h5py.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .jit import kernel
 from .layout import ENERGY, has_suspect_value
 
 #: A vlen row's reference: sequence length (4 bytes), address of its global
@@ -28,7 +28,7 @@ OBJECT_HEADER = 16
 FLOAT_BYTES = 4
 
 
-@njit(nogil=True, cache=True, inline="always")
+@kernel(nogil=True, cache=True, inline="always")
 def _uint(data: np.ndarray, at: int, size: int) -> int:
     value = 0
     for k in range(size - 1, -1, -1):
@@ -36,7 +36,7 @@ def _uint(data: np.ndarray, at: int, size: int) -> int:
     return value
 
 
-@njit(nogil=True, cache=True, inline="always")
+@kernel(nogil=True, cache=True, inline="always")
 def _is_collection(data: np.ndarray, at: int) -> bool:
     # "GCOL", version 1
     return (
@@ -49,7 +49,7 @@ def _is_collection(data: np.ndarray, at: int) -> bool:
     )
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _find_object(data: np.ndarray, at: int, end: int, index: int) -> int:
     # Position of the header of object ``index`` between ``at`` and ``end``, or -1.
     while at + OBJECT_HEADER <= end:
@@ -64,7 +64,7 @@ def _find_object(data: np.ndarray, at: int, end: int, index: int) -> int:
     return -1
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def gather_heap_rows(
     data: np.ndarray,
     floats: np.ndarray,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .jit import kernel
 
 ENERGY = 3  # column of the point energy; e == 0 marks padding
 
@@ -24,7 +25,7 @@ PROBLEMS = {
 }
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def count_real_points(points: np.ndarray) -> np.ndarray:
     """Number of points with non-zero energy in each shower of a padded block."""
     n, p = points.shape[0], points.shape[1]
@@ -38,7 +39,7 @@ def count_real_points(points: np.ndarray) -> np.ndarray:
     return counts
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def count_leading_points(points: np.ndarray) -> np.ndarray:
     """Number of points before the first padding point (e == 0) of each shower.
 
@@ -57,7 +58,7 @@ def count_leading_points(points: np.ndarray) -> np.ndarray:
     return counts
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _has_energy_after(points: np.ndarray, i: int, j: int, nonzero: bool) -> bool:
     # Whether a later point of shower i has e != 0 (nonzero) or e == 0.
     for later in range(j + 1, points.shape[1]):
@@ -66,7 +67,7 @@ def _has_energy_after(points: np.ndarray, i: int, j: int, nonzero: bool) -> bool
     return False
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def first_invalid_shower(
     points: np.ndarray, num_points: np.ndarray, check_padding: bool = True
 ) -> tuple:
@@ -112,7 +113,7 @@ def first_invalid_shower(
     return -1, OK
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def has_suspect_value(
     values: np.ndarray, begin: int, end: int, first_energy: int, features: int
 ) -> bool:
@@ -141,7 +142,7 @@ PADDING_NOT_ZERO = 1
 SUSPECT_POINT = 2  # a real point with e <= 0 or a value that is not finite
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def scatter_real_values(
     values: np.ndarray,
     bits: np.ndarray,
@@ -187,7 +188,7 @@ def scatter_real_values(
         position += take
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def any_bit_set(bits: np.ndarray, begin: int, end: int) -> bool:
     """Whether ``bits[begin:end]`` has a non-zero item.
 

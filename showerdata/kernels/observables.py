@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from ..detector import DetectorGeometry
 from .checks import (
@@ -31,6 +30,7 @@ from .checks import (
     raise_layer_error,
     shower_indices,
 )
+from .jit import kernel
 
 __all__ = [
     "DEFAULT_RADIAL_BIN_EDGES",
@@ -65,7 +65,7 @@ class Observables(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _pairwise_block(values: np.ndarray, start: int, count: int) -> np.float32:
     """Leaf of numpy's pairwise sum: up to 128 values, 8 interleaved partials."""
     if count < 8:
@@ -91,7 +91,7 @@ def _pairwise_block(values: np.ndarray, start: int, count: int) -> np.float32:
     return total
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _pairwise_sum(values: np.ndarray, count: int) -> np.float32:
     """float32 sum of ``values[:count]`` in numpy's pairwise order.
 
@@ -137,7 +137,7 @@ def _pairwise_sum(values: np.ndarray, count: int) -> np.float32:
     return sums[0]
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _bin_index(edges: np.ndarray, inverse_width: float, r: np.float32) -> int:
     """Bin ``i`` with ``edges[i] <= r < edges[i + 1]``, or -1 outside (or NaN).
 
@@ -159,7 +159,7 @@ def _bin_index(edges: np.ndarray, inverse_width: float, r: np.float32) -> int:
     return b
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _observables_kernel(
     points: np.ndarray,
     use_geometry: bool,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from ..errors import ShowerDataError
 from .checks import (
@@ -28,11 +27,12 @@ from .checks import (
     real_number,
     shower_indices,
 )
+from .jit import kernel
 
 __all__ = ["shift_points"]
 
 
-@njit(nogil=True, cache=True)
+@kernel(nogil=True, cache=True)
 def _shift_kernel(
     points: np.ndarray,
     slopes: np.ndarray,

@@ -12,11 +12,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import dask.array as da
 import numpy as np
 from dask.base import tokenize
 from dask.utils import funcname
 
+from ..deferred import dask_array as da
 from ..graphs import destination, rows_blockwise
 from ..kernels.layout import count_leading_points
 from ..showers import Showers

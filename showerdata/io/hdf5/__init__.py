@@ -97,7 +97,8 @@ def save_fields(
         raise ValueError("resume=True applies to zarr stores only.")
     with new_file(location, overwrite) as file:
         if shape is not None:
-            create_showers_layout(file, shape)
+            # 0.7's save stored the shape tuple as h5py does: int64.
+            create_showers_layout(file, shape, shape_dtype="int64")
             rows = showers_per_chunk(shape[1], shape[2])
         else:
             create_particles_layout(file, len(next(iter(fields.values()))))

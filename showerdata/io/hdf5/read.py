@@ -17,7 +17,7 @@ from ...config import hdf5_fast_reader
 from ...errors import ShowerDataError
 from ...indexing import Selection
 from ...ragged import pad_rows, row_lengths
-from ...validation import check_points
+from ...validation import SMALL_BLOCK_VALUES, check_points
 from ..layout import PointsHeader
 from .heap_rows import heap_rows
 
@@ -81,7 +81,12 @@ def read_points(
     """
     features = header.num_features
     counts = np.minimum(stored, max_points)
-    direct = heap_rows(file, header.rows) if hdf5_fast_reader() else None
+    fast = hdf5_fast_reader()
+    if fast is None:
+        # A small block reads faster through h5py than numba can be set up
+        # for the heap kernel in a fresh process.
+        fast = len(stored) * max_points * features > SMALL_BLOCK_VALUES
+    direct = heap_rows(file, header.rows) if fast else None
     rows = None if direct is not None else read_selection(file, header.rows, selection)
     lengths = direct.lengths(selection) if direct is not None else row_lengths(rows)
     check_row_lengths(header, stored, lengths)

@@ -171,9 +171,15 @@ def create_points_datasets(
     file.create_dataset(num_points, shape=(shape[0],), dtype="int32")
 
 
-def create_showers_layout(file: h5py.File, shape: tuple[int, int, int]) -> None:
-    """Create every dataset of a showers file of ``shape`` = (N, P, F)."""
-    create_points_datasets(file, "showers", shape)
+def create_showers_layout(
+    file: h5py.File, shape: tuple[int, int, int], shape_dtype: str = "int32"
+) -> None:
+    """Create every dataset of a showers file of ``shape`` = (N, P, F).
+
+    ``shape_dtype``: int32 as 0.7's ``create_empty_file`` wrote it; ``save``
+    passes int64, as 0.7's ``save`` stored it, so files match bit for bit.
+    """
+    create_points_datasets(file, "showers", shape, shape_dtype)
     for name, (dtype, tail) in PER_SHOWER.items():
         if name != "num_points":
             file.create_dataset(name, shape=(shape[0], *tail), dtype=dtype)
