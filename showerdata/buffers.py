@@ -12,6 +12,11 @@ load -> filter -> cluster -> save pipeline more than the kernels themselves
 last view of a block dies its map goes back to the list, and the next block of
 the same size is cleared with one ``memset`` over memory that is already mapped.
 Small blocks are plain ``np.zeros``.
+
+Blocks are kept for reuse only while a computation runs (a dask computation on
+a local scheduler in this process, or a :func:`reusing` block): when the last
+one ends the free list is returned to the system, and a block dropped later
+(a result the user deletes) is unmapped at once.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ import math
 import mmap
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
+from dask.callbacks import Callback
 
 #: Blocks below this size come from numpy: faults are cheap there, reuse is not.
 MIN_POOLED_BYTES = 4 * 2**20
@@ -38,6 +46,7 @@ MAX_POPULATED_BYTES = MAX_FREE_BYTES // 4
 _lock = threading.RLock()  # a finalizer may run inside the lock, on a GC pass
 _free: dict[int, list[mmap.mmap]] = {}
 _free_bytes = 0
+_reusers = 0  # computations under way: blocks freed now are kept for them
 
 
 def zeros(shape: Sequence[int], dtype: np.typing.DTypeLike = np.float32) -> np.ndarray:
@@ -111,8 +120,46 @@ def _take(nbytes: int) -> mmap.mmap | None:
 def _give_back(memory: mmap.mmap) -> None:
     global _free_bytes
     with _lock:
-        if _free_bytes + len(memory) <= MAX_FREE_BYTES:
+        if _reusers and _free_bytes + len(memory) <= MAX_FREE_BYTES:
             _free.setdefault(len(memory), []).append(memory)
             _free_bytes += len(memory)
     # Otherwise the map is unmapped when the dying block lets go of its buffer
     # (it still holds it while this runs, so it cannot be closed here).
+
+
+@contextmanager
+def reusing() -> Iterator[None]:
+    """Keep freed blocks for reuse inside the block (as during a computation)."""
+    _start_reusing()
+    try:
+        yield
+    finally:
+        _stop_reusing()
+
+
+def _start_reusing() -> None:
+    global _reusers
+    with _lock:
+        _reusers += 1
+
+
+def _stop_reusing() -> None:
+    global _reusers
+    with _lock:
+        _reusers -= 1
+        idle = _reusers == 0
+    if idle:
+        release_free()
+
+
+class _ReuseWhileComputing(Callback):
+    """Keeps freed blocks while a local dask computation of this process runs."""
+
+    def _start(self, dsk: Any) -> None:
+        _start_reusing()
+
+    def _finish(self, dsk: Any, state: Any, errored: bool) -> None:
+        _stop_reusing()
+
+
+_ReuseWhileComputing().register()

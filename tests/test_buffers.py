@@ -17,9 +17,14 @@ def address(array: np.ndarray) -> int:
 
 
 @pytest.fixture(autouse=True)
-def empty_pool():
+def empty_pool(request):
+    """An empty pool; blocks kept for reuse as inside a computation, unless idle."""
     buffers.release_free()
-    yield
+    if request.node.name.startswith("test_idle_"):
+        yield
+    else:
+        with buffers.reusing():
+            yield
     buffers.release_free()
 
 
@@ -132,3 +137,28 @@ def test_a_pipeline_over_reused_blocks_equals_one_without(tmp_path, monkeypatch)
         result = showerdata.load(tmp_path / name).compute()
         np.testing.assert_array_equal(result.points, expected.points)
         np.testing.assert_array_equal(result.num_points, expected.num_points)
+
+
+def test_idle_blocks_are_given_back_once_no_computation_runs():
+    # Outside any computation a dropped block is unmapped, not kept.
+    with buffers.reusing():
+        block = buffers.zeros(BIG)
+        del block
+        assert buffers.free_bytes() == np.prod(BIG) * 4
+    assert buffers.free_bytes() == 0  # the list went back when the block ended
+
+
+def test_idle_a_computed_result_dropped_later_is_not_kept():
+    import dask.array as da
+
+    lazy = da.ones((4, *BIG[1:]), chunks=(1, *BIG[1:]), dtype=np.float32)
+    computed = lazy.map_blocks(lambda b: buffers.zeros(b.shape) + b).compute()
+    assert buffers.free_bytes() == 0  # the computation ended: nothing held
+    del computed
+    assert buffers.free_bytes() == 0
+
+
+def test_idle_a_block_dropped_outside_any_computation_is_unmapped():
+    block = buffers.zeros(BIG)  # e.g. part of a result the user holds
+    del block
+    assert buffers.free_bytes() == 0
