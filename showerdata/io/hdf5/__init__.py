@@ -41,6 +41,13 @@ def identity(location: Any) -> tuple[int, int, int]:
     return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
+def fingerprint(location: Any) -> tuple[int, int]:
+    """(size, mtime): what an index records to see a file replaced; survives a copy
+    that keeps modification times (``cp -p``, ``rsync -a``), unlike the inode."""
+    stat = os.stat(location)
+    return (stat.st_size, stat.st_mtime_ns)
+
+
 def open_reader(location: Any, writable: bool = False) -> h5py.File:
     """A new read-only handle (HDF5 files are never shared for writing)."""
     if writable:
@@ -130,6 +137,7 @@ __all__ = [
     "create_points_datasets",
     "create_showers_layout",
     "existing_file",
+    "fingerprint",
     "identity",
     "is_dataset",
     "is_open",

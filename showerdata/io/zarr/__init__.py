@@ -15,6 +15,7 @@ from .save import save_fields, save_rows
 from .store import (
     CHUNKS_WRITTEN,
     STORE_ATTRIBUTES,
+    fingerprint,
     identity,
     is_local,
     is_url,
@@ -93,6 +94,7 @@ __all__ = [
     "create_points_datasets",
     "create_showers_layout",
     "existing_file",
+    "fingerprint",
     "identity",
     "is_dataset",
     "is_open",
