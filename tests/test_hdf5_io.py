@@ -342,7 +342,7 @@ def test_missing_and_foreign_files(tmp_path):
     with pytest.raises(OSError, match="notes.h5.*not a readable HDF5 file"):
         showerdata.load(tmp_path)
     text.unlink()
-    with pytest.raises(FileNotFoundError, match="No shower files"):
+    with pytest.raises(IsADirectoryError, match="holding no shower files"):
         showerdata.load(tmp_path)
 
 

@@ -130,7 +130,9 @@ def test_start_stop_max_points_apply_to_the_whole_production(production):
     np.testing.assert_array_equal(
         showers.num_points.compute(), np.minimum(expected["num_points"][4:-3], 15)
     )
-    np.testing.assert_array_equal(showers.energies.compute(), expected["energies"][4:-3])
+    np.testing.assert_array_equal(
+        showers.energies.compute(), expected["energies"][4:-3]
+    )
 
 
 @pytest.mark.parametrize(
@@ -364,8 +366,12 @@ def test_cli_shuffle_takes_a_glob(tmp_path):
     for i in range(3):
         showerdata.Showers(**_arrays(4, 10, i)).save(tmp_path / f"p-{i}.h5")
     output = tmp_path / "shuffled.h5"
-    assert main(["shuffle", "--quiet", "--seed", "1", str(tmp_path / "p-*.h5"),
-                 str(output)]) == 0
+    assert (
+        main(
+            ["shuffle", "--quiet", "--seed", "1", str(tmp_path / "p-*.h5"), str(output)]
+        )
+        == 0
+    )
     expected = showerdata.load(str(tmp_path / "p-*.h5")).compute()
     got = showerdata.load(output).compute()
     order = np.lexsort(got.points.reshape(len(got), -1).T)
@@ -415,3 +421,78 @@ def test_production_rows_is_a_stored_selection(production):
     directory, _ = production
     showers = showerdata.load(str(directory / "part-*"))
     assert isinstance(showers._source, ProductionRows)
+
+
+# -- the header checks of many files equal those of one file ----------------------
+
+from test_bad_inputs import (  # noqa: E402  (the catalogue of bad layouts)
+    BAD,
+    DATASETS,
+    WRONG_LAYOUT,
+    edit_point,
+    replace_dataset,
+)
+from test_bad_inputs import N as BAD_N  # noqa: E402
+from test_bad_inputs import good  # noqa: E402, F401  (fixture)
+
+
+def _group_instead(name):
+    def edit(file):
+        del file[name]
+        file.create_group(name)
+
+    return edit
+
+
+LAYOUT_DEFECTS = {
+    **{key: replace_dataset(*value) for key, value in WRONG_LAYOUT.items()},
+    **{
+        f"no {name}": (lambda n: lambda f: f.__delitem__(n))(name)
+        for name in (*DATASETS, "shower_ids")
+    },
+    **{f"group {name}": _group_instead(name) for name in DATASETS},
+}
+
+
+@pytest.mark.parametrize("edit", LAYOUT_DEFECTS.values(), ids=LAYOUT_DEFECTS.keys())
+def test_a_bad_file_among_many_fails_as_it_does_alone(tmp_path, good, edit):
+    import shutil
+
+    damaged = tmp_path / "p-2.h5"
+    shutil.copy(good[0], damaged)
+    with h5py.File(damaged, "r+") as file:
+        edit(file)
+    shutil.copy(good[0], tmp_path / "p-1.h5")
+    with pytest.raises(Exception) as alone:
+        showerdata.load(damaged)
+    with pytest.raises(Exception) as among:
+        showerdata.load(str(tmp_path / "p-*.h5"))
+    assert type(among.value) is type(alone.value)
+    assert str(among.value) == str(alone.value)
+    assert str(damaged) in str(among.value)
+
+
+def test_a_bad_shower_is_located_in_its_file(tmp_path, good):
+    import shutil
+
+    damaged = tmp_path / "p-2.h5"
+    shutil.copy(good[0], damaged)
+    with h5py.File(damaged, "r+") as file:
+        edit_point(BAD, 1, 3, -1e-3)(file)
+    shutil.copy(good[0], tmp_path / "p-1.h5")
+    showers = showerdata.load(str(tmp_path / "p-*.h5"), chunks=5)
+    for read in (
+        lambda: showers.compute(),
+        lambda: showers[BAD_N + BAD].compute(),
+        lambda: dask.compute(showers.points),
+    ):
+        with pytest.raises(ShowerDataError) as error:
+            read()
+        assert (error.value.path, error.value.dataset, error.value.index) == (
+            str(damaged),
+            "showers",
+            BAD,
+        )
+    np.testing.assert_array_equal(  # the other showers stay readable
+        showers[:BAD_N].points.compute(), good[1].points
+    )

@@ -25,6 +25,9 @@ class Backend(Protocol):
     def fingerprint(self, location: Any) -> Any:
         """(size, mtime)-like value an index records; None if not known cheaply."""
 
+    def header_view(self, handle: Any) -> Any:
+        """A view of an open handle that answers the header checks quickly."""
+
     def open_reader(self, location: Any) -> Any:
         """A new read-only handle, indexed by dataset name, with ``attrs``."""
 

@@ -66,8 +66,8 @@ class ShowerDataFile:
             raise ValueError(f"Invalid mode '{mode}'. Must be 'r', 'w', or 'a'.")
         self._writable = mode != "r"
         self._production: ProductionRows | None = None
-        if is_many(path):
-            self._open_production(path, mode)
+        if mode == "r" and is_many(path):
+            self._open_production(path)
             return
         self._format = backend_for(path)
         # Holds the writer's context: leaving it normally commits the file.
@@ -93,11 +93,7 @@ class ShowerDataFile:
             # numbers belong before reading them, with an error naming the file.
             check_per_shower_datasets(self._header, self.file)
 
-    def _open_production(self, path: Any, mode: str) -> None:
-        if mode != "r":
-            raise ValueError(
-                f"A production of many files opens in mode 'r' only, not '{mode}'."
-            )
+    def _open_production(self, path: Any) -> None:
         production = open_production(path)
         n, p, f = production.showers_shape()
         self._production = ProductionRows(

@@ -78,7 +78,9 @@ def expand_inputs(path: Any) -> list[Any]:
     Raises
     ------
     FileNotFoundError
-        A glob that matches no file, or a directory holding no shower file.
+        A glob that matches no file.
+    IsADirectoryError
+        A directory holding no shower file.
     ValueError
         An empty list, or an index file inside a list.
     """
@@ -124,9 +126,10 @@ def _directory_files(directory: str) -> list[str]:
         if not name.startswith(".") and name.endswith(SHOWER_SUFFIXES)
     ]
     if not names:
-        raise FileNotFoundError(
-            f"No shower files ({', '.join(SHOWER_SUFFIXES)}) in directory "
-            f"'{directory}'."
+        # What opening a directory as a file raised before it could be a production.
+        raise IsADirectoryError(
+            f"'{directory}' is a directory holding no shower files "
+            f"({', '.join(SHOWER_SUFFIXES)})."
         )
     return [os.path.join(directory, name) for name in sorted(names, key=natural_key)]
 

@@ -9,6 +9,7 @@ for different detectors are refused.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +82,8 @@ def read_entry(location: Any) -> tuple[FileEntry, dict[str, Any]]:
     backend = backend_for(location)
     # Before reading: a file replaced while we read is then caught later.
     fingerprint = backend.fingerprint(location)
-    with opened(location) as file:
+    with opened(location) as handle:
+        file = backend.header_view(handle)
         if "shape" in file or "showers" in file:
             header = read_points_header(location, "showers", file)
             check_per_shower_datasets(header, file)
@@ -166,7 +168,12 @@ def open_production(path: Any) -> Production:
     else:
         locations = expand_inputs(path)
         entries, attributes = read_entries(locations)
-        token = tokenize([(location_key(e.location), e.fingerprint) for e in entries])
+        # One digest of the files' names and fingerprints: dask's tokenize of
+        # a list walks every element, 0.1 ms per file.
+        listing = "\n".join(
+            f"{location_key(e.location)}\t{e.fingerprint}" for e in entries
+        )
+        token = hashlib.sha1(listing.encode()).hexdigest()
         name = _name_of(path)
     offsets = np.zeros(len(entries) + 1, dtype=np.int64)
     np.cumsum([e.num_rows for e in entries], out=offsets[1:])
@@ -181,6 +188,8 @@ def _name_of(path: Any) -> str:
 
 
 def _same(a: Any, b: Any) -> bool:
+    if type(a) is type(b) and isinstance(a, (str, int, float, bool)):
+        return a == b
     try:
         return bool(np.array_equal(np.asarray(a), np.asarray(b)))
     except Exception:

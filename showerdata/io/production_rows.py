@@ -212,14 +212,15 @@ def plan_chunks(
     total = selection_length(selection, production.num_rows)
     if len(parts) > len(production.entries) + total // ROWS_PER_SWITCH:
         return _gathered_chunks(parts, total, chunk_length or 1024)
+    default = showers_per_chunk(width, features) if features else 2**20
     plans = []
     for part in parts:
         entry = part.entry
-        chunk = (
-            chunk_length
-            or entry.chunk_length
-            or (showers_per_chunk(width, features) if features else 2**20)
-        )
+        chunk = chunk_length or entry.chunk_length or default
+        count = part.length
+        if count <= chunk:  # most files of a production: one chunk, as it is
+            plans.append(ChunkPlan((Part(entry, part.rows, slice(0, count)),), count))
+            continue
         for rows in split_selection(part.rows, entry.num_rows, chunk):
             length = selection_length(rows, entry.num_rows)
             plans.append(ChunkPlan((Part(entry, rows, slice(0, length)),), length))

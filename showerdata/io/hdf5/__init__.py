@@ -15,6 +15,7 @@ import h5py
 
 from ...config import showers_per_chunk
 from ...streaming import iter_blocks
+from .header import HeaderDataset, header_view
 from .read import open_hdf5, read_points, read_selection
 from .write import (
     check_destination,
@@ -62,7 +63,7 @@ def is_open(handle: Any) -> bool:
 
 def is_dataset(item: Any) -> bool:
     """Whether ``item`` is a dataset (not a group)."""
-    return isinstance(item, h5py.Dataset)
+    return isinstance(item, (h5py.Dataset, HeaderDataset))
 
 
 def list_datasets(location: Any) -> dict[str, tuple[str, tuple[int, ...]]]:
@@ -138,6 +139,7 @@ __all__ = [
     "create_showers_layout",
     "existing_file",
     "fingerprint",
+    "header_view",
     "identity",
     "is_dataset",
     "is_open",
