@@ -16,6 +16,8 @@ import dask
 import h5py
 import numpy as np
 import pytest
+from test_bad_inputs import BAD, DATASETS, WRONG_LAYOUT, edit_point, replace_dataset
+from test_bad_inputs import N as BAD_N
 
 import showerdata
 from showerdata.cli import main
@@ -23,7 +25,7 @@ from showerdata.errors import ShowerDataError
 from showerdata.io.datafile import ShowerDataFile
 from showerdata.io.index import write_index
 from showerdata.io.production_rows import ProductionRows
-from showerdata.toy import toy_arrays
+from showerdata.toy import toy_arrays, toy_showers
 
 # name, number of showers, P: out of natural order on purpose; one zarr, one empty.
 LAYOUT = [
@@ -425,15 +427,16 @@ def test_production_rows_is_a_stored_selection(production):
 
 # -- the header checks of many files equal those of one file ----------------------
 
-from test_bad_inputs import (  # noqa: E402  (the catalogue of bad layouts)
-    BAD,
-    DATASETS,
-    WRONG_LAYOUT,
-    edit_point,
-    replace_dataset,
-)
-from test_bad_inputs import N as BAD_N  # noqa: E402
-from test_bad_inputs import good  # noqa: E402, F401  (fixture)
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    """A good file of the bad-input catalogue's size: (path, in-memory showers)."""
+    showers = toy_showers(
+        BAD_N, max_points=64, num_features=5, seed=11, energy_range=(0.5, 4.0)
+    ).compute()
+    path = tmp_path_factory.mktemp("good") / "good.h5"
+    showerdata.save(showers, path)
+    return path, showers
 
 
 def _group_instead(name):
