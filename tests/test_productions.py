@@ -138,7 +138,15 @@ def test_start_stop_max_points_apply_to_the_whole_production(production):
 
 
 @pytest.mark.parametrize(
-    "index", [7, -1, slice(3, 20, 4), [21, 0, 13, 6], slice(None, None, -1)]
+    "index",
+    [
+        7,
+        -1,
+        slice(3, 20, 4),
+        [21, 0, 13, 6],
+        slice(None, None, -1),
+        np.random.default_rng(0).permutation(22),  # chunks gathered from files
+    ],
 )
 def test_indexing_reads_the_selected_rows(production, index):
     directory, single = production
@@ -149,7 +157,8 @@ def test_indexing_reads_the_selected_rows(production, index):
     rows = np.atleast_1d(rows)
     _assert_fields(selected.compute(), {k: v[rows] for k, v in expected.items()})
     graph = dask.compute(*selected._fields().values())
-    np.testing.assert_array_equal(graph[0], expected["points"][rows])
+    for field, values in zip(selected.FIELDS, graph, strict=True):
+        np.testing.assert_array_equal(values, expected[field][rows], err_msg=field)
 
 
 def test_one_shower_reads_one_file(production):
