@@ -37,9 +37,10 @@ _DONT_NEED = getattr(mmap, "MADV_DONTNEED", None)
 RELEASE_BYTES = 8 * 2**20
 _lock = threading.Lock()
 # (path, inode, mtime, size, dataset) -> its HeapRows, or None when not applicable
-# Least recently used last. Each map holds a file descriptor, so there are as
-# many as the file manager keeps handles (``showerdata.open-files``): a
-# production of thousands of files must not run out of descriptors.
+# Least recently used first. Each map holds a file descriptor besides the
+# file manager's handle of that file, so at most half as many maps are kept as
+# handles (``showerdata.open-files``): a production of thousands of files then
+# holds at most 1.5 times that many descriptors.
 _maps: OrderedDict[tuple, HeapRows | None] = OrderedDict()
 
 
@@ -190,7 +191,7 @@ def heap_rows(file: h5py.File, name: str) -> HeapRows | None:
             del _maps[old]
         _maps[key] = found
         # A map in use elsewhere stays valid: it closes when the last user drops it.
-        while len(_maps) > open_files_limit():
+        while len(_maps) > max(1, open_files_limit() // 2):
             _maps.popitem(last=False)
     return found
 
