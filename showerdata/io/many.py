@@ -11,6 +11,7 @@ from typing import Any
 
 import dask.array as da
 
+from ..errors import ShowerDataError
 from ..showers import IncidentParticles, Showers
 from .lazy import open_target, points_axis, read_points_header, rows_selection
 from .production import Production, check_showers, open_production
@@ -81,8 +82,6 @@ def load_production_target(
     headers = [read_points_header(e.location, key) for e in production.entries]
     widths = {h.num_features for h in headers}
     if len(widths) > 1:
-        from ..errors import ShowerDataError
-
         first = {h.num_features: h.path for h in headers}
         (f_a, a), (f_b, b) = list(first.items())[:2]
         raise ShowerDataError(
