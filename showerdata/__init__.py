@@ -28,6 +28,7 @@ from .io.api import (
 from .io.convert import convert
 from .io.datafile import ShowerDataFile
 from .io.files import close_files
+from .io.index import write_index
 from .ops.clustering import cluster
 from .ops.filtering import filter_showers
 from .ops.shifting import shift
@@ -76,4 +77,5 @@ __all__ = [
     "save_batch",
     "save_target",
     "save_target_batch",
+    "write_index",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 import dask
 import dask.local
@@ -36,17 +36,41 @@ from .indexing import IndexLike, Selection, normalize_index
 B = TypeVar("B", bound="Bundle")
 
 
+class Source(NamedTuple):
+    """One file the rows of a bundle come from (see :attr:`Bundle.sources`)."""
+
+    path: str
+    num_showers: int
+
+
 class StoredSelection(Protocol):
-    """A selection of rows of a stored file that can be narrowed without reading.
+    """A selection of rows of stored files that can be narrowed without reading.
 
     Readers attach one to the lazy bundles they return so that ``showers[i]``
-    builds a graph reading only shower ``i`` instead of slicing a whole chunk.
+    builds a graph reading only shower ``i`` instead of slicing a whole chunk;
+    it also says which file and row each shower comes from.
     """
 
     def select(self, selection: Selection) -> Bundle: ...
 
+    def narrowed(self, selection: Selection) -> StoredSelection:
+        """The stored selection of the given positions, with no graph built."""
+        ...
+
     def read(self, in_task: bool = False) -> Bundle:
         """The selected rows, read now, in memory."""
+        ...
+
+    def sources(self) -> list[Source]:
+        """The files of the selected rows, in order, with how many rows each."""
+        ...
+
+    def locate(self, position: int) -> tuple[str, int]:
+        """(path, row in that file) of the ``position``-th selected row."""
+        ...
+
+    def file_count(self) -> int:
+        """Number of files the selection was opened over."""
         ...
 
 
@@ -70,19 +94,30 @@ class Bundle:
     # How the fields were built: the stored rows they were read from, if any,
     # and the dask name each lazy field had then (see ``_edited``).
     _built: tuple[StoredSelection | None, dict[str, str]]
+    # The stored rows the showers are, row for row, even after in-place edits
+    # (which change values, not rows): what ``sources`` and ``locate`` tell.
+    _origin: StoredSelection | None = None
 
     def __init__(self) -> None:
         object.__setattr__(self, "_built", (None, {}))
 
     @classmethod
     def _from_fields(
-        cls: type[B], fields: dict[str, Any], source: StoredSelection | None = None
+        cls: type[B],
+        fields: dict[str, Any],
+        source: StoredSelection | None = None,
+        origin: StoredSelection | None = None,
     ) -> B:
-        """Build a bundle from fields that are already converted and checked."""
+        """Build a bundle from fields that are already converted and checked.
+
+        ``origin``: the stored rows the fields hold row for row (default
+        ``source``), kept for :attr:`sources` when they are not read from it.
+        """
         bundle = cls.__new__(cls)
         for name in cls.FIELDS:
             object.__setattr__(bundle, name, fields[name])
         bundle._remember_fields(source)
+        object.__setattr__(bundle, "_origin", origin or source)
         return bundle
 
     def _remember_fields(self, source: StoredSelection | None = None) -> None:
@@ -155,7 +190,7 @@ class Bundle:
             anything is read.
         """
         if not self.is_lazy:
-            return type(self)._from_fields(self._fields())
+            return type(self)._from_fields(self._fields(), origin=self._origin)
         self._check_compute_size()
         return self._compute(**kwargs)
 
@@ -179,14 +214,16 @@ class Bundle:
 
     def _compute(self: B, **kwargs: Any) -> B:
         """:meth:`compute` without the size check, for reads of one chunk."""
-        source = self._source
+        source, origin = self._source, self._origin
         if source is not None and not kwargs:
             # Rows of a file: read them straight into the result, no scheduler.
-            return source.read()  # type: ignore[return-value]
+            read = source.read()
+            return type(self)._from_fields(read._fields(), origin=origin)
         if len(self.chunks or ()) == 1 or kwargs:
             values = compute(*self._fields().values(), **kwargs)
-            return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
-        return type(self)._from_fields(self._compute_into_arrays())
+            fields = dict(zip(self.FIELDS, values, strict=True))
+            return type(self)._from_fields(fields, origin=origin)
+        return type(self)._from_fields(self._compute_into_arrays(), origin=origin)
 
     def _compute_into_arrays(self) -> dict[str, np.ndarray]:
         # Filling preallocated arrays avoids the extra copy (and twice the peak
@@ -222,9 +259,10 @@ class Bundle:
     def persist(self: B, **kwargs: Any) -> B:
         """Keep the lazy form but hold the computed chunks in (cluster) memory."""
         if not self.is_lazy:
-            return type(self)._from_fields(self._fields())
+            return type(self)._from_fields(self._fields(), origin=self._origin)
         values = persist(*self._fields().values(), **kwargs)
-        return type(self)._from_fields(dict(zip(self.FIELDS, values, strict=True)))
+        fields = dict(zip(self.FIELDS, values, strict=True))
+        return type(self)._from_fields(fields, origin=self._origin)
 
     def chunk(self: B, chunks: int | str | Sequence[int] = "auto") -> B:
         """Return the lazy form with the given chunk length along showers.
@@ -237,7 +275,7 @@ class Bundle:
         fields = {
             name: _rechunk_rows(getattr(self, name), chunks) for name in self.FIELDS
         }
-        return type(self)._from_fields(fields)
+        return type(self)._from_fields(fields, origin=self._origin)
 
     def _auto_chunk_length(self) -> int:
         per_shower = max(
@@ -274,7 +312,68 @@ class Bundle:
         fields = {name: a[selection] for name, a in self._fields().items()}
         if self.is_lazy:
             fields = _drop_empty_chunks(fields)
-        return type(self)._from_fields(fields)
+        origin = self._origin
+        narrowed = None if origin is None else origin.narrowed(selection)
+        return type(self)._from_fields(fields, origin=narrowed)
+
+    # -- provenance -------------------------------------------------------------
+
+    @property
+    def sources(self) -> list[Source] | None:
+        """The files the rows come from: ``(path, num_showers)`` in row order.
+
+        Showers opened with ``load`` know their files; indexing, slicing,
+        ``compute``, ``persist``, ``chunk``, ``copy`` and in-place edits keep
+        that knowledge (a selection counts only its own rows, and lists only
+        the files it touches). Operations that may drop, add or reorder rows
+        (filter, cluster, concatenate, ``+``, a new ``Showers(...)``) give
+        showers that come from no file: ``None``.
+
+        Examples
+        --------
+        >>> showers = showerdata.load("prod/part-*.h5")  # doctest: +SKIP
+        >>> showers.sources  # doctest: +SKIP
+        [Source(path='prod/part-1.h5', num_showers=1000), ...]
+        """
+        origin = self._origin
+        return None if origin is None else origin.sources()
+
+    def locate(self, index: int) -> tuple[str, int]:
+        """Which file and row shower ``index`` was read from.
+
+        Parameters
+        ----------
+        index : int
+            Position of the shower here (negative counts from the end).
+
+        Returns
+        -------
+        tuple of (str, int)
+            Path of the file and row of the shower in it.
+
+        Raises
+        ------
+        IndexError
+            ``index`` is out of range.
+        ValueError
+            The showers come from no file (see :attr:`sources`).
+
+        Examples
+        --------
+        >>> showers = showerdata.load(["a.h5", "b.h5"])  # doctest: +SKIP
+        >>> showers.locate(len(showers) - 1)  # doctest: +SKIP
+        ('b.h5', 999)
+        """
+        origin = self._origin
+        if origin is None:
+            raise ValueError(
+                "these showers come from no file (they were built in memory or by "
+                "an operation that may drop or reorder rows); locate() needs "
+                "showers opened with load()."
+            )
+        position = normalize_index(int(index), len(self))
+        assert isinstance(position, slice)
+        return origin.locate(position.start)
 
     def __iter__(self: B) -> Iterator[B]:
         return (self[i] for i in range(len(self)))

@@ -53,22 +53,62 @@ def _options(args: argparse.Namespace) -> ExecutionOptions:
     )
 
 
-def _check_inputs(paths: Iterable[str]) -> None:
-    """Fail before any work if an input is missing or unreadable."""
+def _input_files(paths: Iterable[str]) -> list[str]:
+    """The files inputs name: globs, directories and index files expanded."""
+    from .io.index import read_index
+    from .io.inputs import expand_inputs, is_index, is_many
+
+    files: list[str] = []
     for path in paths:
-        if "://" in path:
-            continue  # an object store: opening it says what is wrong
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"No such shower file: '{path}'")
-        if not os.access(path, os.R_OK):
-            raise PermissionError(f"cannot read '{path}': permission denied")
+        if is_index(path):
+            entries, _, _ = read_index(path)
+            files.extend(entry.location for entry in entries)
+        elif is_many(path):
+            files.extend(expand_inputs(path))
+        else:
+            files.append(path)
+    return files
+
+
+def _check_inputs(paths: Iterable[str]) -> None:
+    """Fail before any work if an input is missing, unreadable, or (listed in an
+    index) changed since the index was written."""
+    from .io.index import read_index
+    from .io.inputs import is_index
+    from .io.production_rows import check_unchanged
+
+    for path in paths:
+        if is_index(path):
+            for entry in read_index(path)[0]:
+                check_unchanged(entry)
+            continue
+        for file in _input_files([path]):
+            if "://" in file:
+                continue  # an object store: opening it says what is wrong
+            if not os.path.exists(file):
+                raise FileNotFoundError(f"No such shower file: '{file}'")
+            if not os.access(file, os.R_OK):
+                raise PermissionError(f"cannot read '{file}': permission denied")
+
+
+def _single_input(path: str, command: str) -> None:
+    """Refuse a production where a command writes into its one input file."""
+    from .io.inputs import is_many
+
+    if is_many(path):
+        raise CommandError(
+            f"{command} writes into one file; '{path}' names several (run it on "
+            "each file)."
+        )
 
 
 def _check_output(path: str, overwrite: bool, inputs: Iterable[str] = ()) -> None:
     """Fail before any work if ``path`` may not or cannot be written."""
     if "://" in path:
         return  # an object store: the save checks it
-    for source in inputs:
+    for source in _input_files(inputs):
+        if "://" in source:
+            continue
         if os.path.exists(path) and os.path.samefile(source, path):
             raise CommandError(
                 f"the output '{path}' is also an input; write to another path."
@@ -144,8 +184,9 @@ def _shuffle(args: argparse.Namespace) -> int:
     from .io.backends import is_zarr
     from .shuffle import shuffle_files, shuffle_sources
 
-    inputs, output = args.input_files, args.output_file
-    _check_inputs(inputs)
+    output = args.output_file
+    _check_inputs(args.input_files)
+    inputs = _input_files(args.input_files)
     _check_output(output, args.overwrite, inputs)
     shuffle_sources(inputs, args.test)  # incompatible inputs: fail before work
     if args.seed is None:
@@ -181,6 +222,7 @@ def _add_observables(args: argparse.Namespace) -> int:
     from .observables import add_observables_to_file
 
     path = args.filename
+    _single_input(path, "add-observables")
     _check_inputs([path])
     count = get_file_shape(path)[0]
     geometry = None
@@ -301,10 +343,23 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _index(args: argparse.Namespace) -> int:
+    from .io.index import write_index
+
+    _check_inputs(args.inputs)
+    _check_output(args.output, True)
+    count = write_index(
+        args.inputs if len(args.inputs) > 1 else args.inputs[0], args.output
+    )
+    print(f"indexed {count:,} files into {args.output}")
+    return 0
+
+
 def _convert(args: argparse.Namespace) -> int:
     from .io.api import get_file_length
     from .io.convert import convert
 
+    _single_input(args.source, "convert")
     _check_inputs([args.source])
     _check_output(args.destination, args.overwrite, [args.source])
     with execution(_options(args)) as run, run.chunking_for(args.source):
@@ -321,7 +376,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     _check_inputs(args.paths)
-    for path in args.paths:
+    for path in _input_files(args.paths):
         print(describe_file(path))
     return 0
 
@@ -330,7 +385,7 @@ def _verify(args: argparse.Namespace) -> int:
     _check_inputs(args.paths)
     with execution(_options(args)) as run:
         total = 0
-        for path in args.paths:
+        for path in _input_files(args.paths):
             report = verify_file(path, run)
             total += report.num_showers
             print(report.line())
@@ -428,7 +483,11 @@ def _add_shuffle(commands: Any, common: argparse.ArgumentParser) -> None:
             "out of core: memory stays at a few chunks whatever the file sizes."
         ),
     )
-    shuffle.add_argument("input_files", nargs="+", help="shower files to shuffle")
+    shuffle.add_argument(
+        "input_files",
+        nargs="+",
+        help="shower files to shuffle (globs, directories and index files too)",
+    )
     shuffle.add_argument("output_file", help="file to write")
     shuffle.add_argument(
         "--overwrite", action="store_true", help="replace the output if it exists"
@@ -634,6 +693,23 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--pdg", type=int, default=22)
     generate.add_argument("--overwrite", action="store_true")
     generate.set_defaults(run=_generate, seed=0)
+
+    index = commands.add_parser(
+        "index",
+        parents=[common],
+        help="write an index of a production's files, to open it without reading them",
+        description="Read the header of every file (length, P, F, attributes, size "
+        "and modification time) and write them to a JSON index: load('prod.index."
+        "json') then opens the production without touching its files, and a file "
+        "changed since is refused when read.",
+    )
+    index.add_argument(
+        "inputs", nargs="+", metavar="input", help="files, globs or directories"
+    )
+    index.add_argument(
+        "-o", "--output", required=True, help="index file to write (*.json)"
+    )
+    index.set_defaults(run=_index)
 
     convert = commands.add_parser(
         "convert",

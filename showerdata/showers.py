@@ -155,7 +155,10 @@ class IncidentParticles(Bundle):
         return {"energies": (length, 1), "pdg": (length,), "directions": (length, 3)}
 
     def __repr__(self) -> str:
-        return f"IncidentParticles({len(self):,} particles, {_form_text(self)})"
+        return (
+            f"IncidentParticles({len(self):,} particles, {_form_text(self)}"
+            f"{_files_text(self)})"
+        )
 
 
 class Showers(Bundle):
@@ -348,8 +351,12 @@ class Showers(Bundle):
                 name: da.Array(a.dask, a.name, a.chunks, meta=a)
                 for name, a in self._fields().items()
             }
-            return Showers._from_fields(fields, source=self._source)
-        return Showers._from_fields({k: v.copy() for k, v in self._fields().items()})
+            return Showers._from_fields(
+                fields, source=self._source, origin=self._origin
+            )
+        return Showers._from_fields(
+            {k: v.copy() for k, v in self._fields().items()}, origin=self._origin
+        )
 
     def __add__(self, other: Showers) -> Showers:
         if not isinstance(other, Showers):
@@ -367,7 +374,8 @@ class Showers(Bundle):
         # The size is what compute() would hold: the padded arrays.
         size = format_bytes(self.nbytes)
         return (
-            f"Showers({n:,} showers, P={p}, F={f}, {size} padded, {_form_text(self)})"
+            f"Showers({n:,} showers, P={p}, F={f}, {size} padded, {_form_text(self)}"
+            f"{_files_text(self)})"
         )
 
 
@@ -399,6 +407,13 @@ def _form_text(bundle: Bundle) -> str:
         return "in memory"
     plural = "s" if len(chunks) != 1 else ""
     return f"lazy: {len(chunks)} chunk{plural} of <= {max(chunks):,}"
+
+
+def _files_text(bundle: Bundle) -> str:
+    """``", from 12 files"`` for rows opened over several files; else nothing."""
+    origin = bundle._origin
+    count = 0 if origin is None else origin.file_count()
+    return f", from {count:,} files" if count > 1 else ""
 
 
 def concatenate(data: Iterable[Showers]) -> Showers:

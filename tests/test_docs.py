@@ -71,6 +71,7 @@ def test_docs_build_without_warnings(built):
         "index",
         "getting-started",
         "lazy-model",
+        "productions",
         "file-format",
         "cluster",
         "cli",

@@ -338,7 +338,11 @@ def test_missing_and_foreign_files(tmp_path):
     text.write_text("not hdf5")
     with pytest.raises(OSError, match="notes.h5.*not a readable HDF5 file"):
         showerdata.load(text)
-    with pytest.raises(IsADirectoryError):
+    # A directory is a production of the shower files in it: here one foreign file.
+    with pytest.raises(OSError, match="notes.h5.*not a readable HDF5 file"):
+        showerdata.load(tmp_path)
+    text.unlink()
+    with pytest.raises(IsADirectoryError, match="holding no shower files"):
         showerdata.load(tmp_path)
 
 

@@ -25,6 +25,7 @@ from ..showers import IncidentParticles, Showers, check_before_write
 from ..streaming import iter_blocks
 from .backends import backend_for
 from .files import opened
+from .inputs import is_many
 from .layout import points_dataset_names
 from .lazy import (
     open_target,
@@ -82,18 +83,24 @@ def load(
 
     Parameters
     ----------
-    path : str, os.PathLike or zarr store
+    path : str, os.PathLike, list or zarr store
         Shower file: an HDF5 file, a zarr store's path or URL
-        (``s3://bucket/prod.zarr``), or a zarr store object.
+        (``s3://bucket/prod.zarr``), or a zarr store object. Or a production
+        of many files: a glob (``"prod/part-*.h5"``, natural order: part-2
+        before part-10), a directory, a list of paths, or an index file
+        (``*.json``, written by ``showerdata index``). HDF5 files and zarr
+        stores may be mixed.
     start, stop : int, optional
-        Rows to open (negative values count from the end). Positions past the
-        end raise :class:`IndexError`.
+        Rows to open (negative values count from the end), of the whole
+        production. Positions past the end raise :class:`IndexError`.
     max_points : int, optional
-        Length of the padded point axis; -1 or None keeps the file's P. Longer
-        showers are truncated and their ``num_points`` clipped.
+        Length of the padded point axis; -1 or None keeps the file's P (of a
+        production: the largest P, shorter files are padded). Longer showers
+        are truncated and their ``num_points`` clipped.
     chunks : int, optional
         Showers per dask chunk; default gives ~``showerdata.chunk-bytes``
-        (64 MiB) of padded points per chunk (a zarr store's own shards).
+        (64 MiB) of padded points per chunk (a zarr store's own shards). No
+        chunk straddles two files.
     storage_options : dict, optional
         For a URL: fsspec's options (e.g. ``{"anon": True}`` or an
         ``endpoint_url``); by default they come from the environment.
@@ -102,10 +109,31 @@ def load(
     -------
     Showers
         Lazy showers; ``.compute()`` gives numpy arrays. Indexing them
-        (``showers[7_000_123]``) reads only the selected showers. With
+        (``showers[7_000_123]``) reads only the selected showers (of a
+        production: from the one file holding them). ``showers.sources`` and
+        ``showers.locate(i)`` tell which file each comes from. With
         ``showerdata.lazy`` False (:func:`showerdata.config.lazy`), the
         showers are read now and returned in memory, as showerdata 0.7 did.
+
+    Raises
+    ------
+    FileNotFoundError
+        A missing file, or a glob that matches nothing.
+    ShowerDataError
+        A file that is not a shower file; files of a production that differ
+        in F or are clustered for different detectors (naming the files).
+
+    Examples
+    --------
+    >>> showers = showerdata.load("prod/part-*.h5")  # doctest: +SKIP
+    >>> showers.sources[:2]  # doctest: +SKIP
+    [Source(path='prod/part-1.h5', num_showers=1000), ...]
     """
+    if is_many(path):
+        from .many import load_production
+
+        showers = load_production(path, start, stop, max_points, chunks)
+        return showers if lazy_mode() else showers._compute()
     location = _path(path, storage_options)
     stored = stored_showers(location, start, stop, max_points, chunks)
     # The 0.7 mode reads now, with no graph; no showerdata.max-compute-bytes
@@ -122,8 +150,8 @@ def load_inc_particles(
 
     Parameters
     ----------
-    path : str or os.PathLike
-        Shower or incident-particle file.
+    path : str, os.PathLike or list
+        Shower or incident-particle file, or a production as in :func:`load`.
     start, stop : int, optional
         Rows to open, as in :func:`load`.
 
@@ -132,6 +160,11 @@ def load_inc_particles(
     IncidentParticles
         Lazy incident particles (in memory with ``showerdata.lazy`` False).
     """
+    if is_many(path):
+        from .many import load_production_particles
+
+        particles = load_production_particles(path, start, stop)
+        return particles if lazy_mode() else particles._compute()
     stored = stored_particles(_path(path), start, stop)
     return stored.to_bundle() if lazy_mode() else stored.read()
 
@@ -287,11 +320,19 @@ def _check_batch(
 def get_file_shape(path: PathLike) -> tuple[int, int, int]:
     """Shape (N, P, F) of the showers in a file.
 
+    Of a production (a glob, list, directory or index file, see :func:`load`):
+    (total N, largest P, F).
+
     Raises
     ------
     ValueError
-        The file holds no shower data (e.g. only incident particles).
+        The file holds no shower data (e.g. only incident particles), or the
+        files of a production differ in F.
     """
+    if is_many(path):
+        from .many import production_shape
+
+        return production_shape(path)
     path = _path(path)
     with opened(path) as file:
         reason = _v07_shape_problem(file, path)
@@ -331,7 +372,11 @@ def _v07_shape_problem(file: Any, path: Any) -> str | None:
 
 
 def get_file_length(path: PathLike) -> int:
-    """Number of showers (or incident particles) in a file."""
+    """Number of showers (or incident particles) in a file or production."""
+    if is_many(path):
+        from .many import production_length
+
+        return production_length(path)
     path = _path(path)
     with opened(path) as file:
         reason = None
@@ -352,7 +397,14 @@ def get_file_length(path: PathLike) -> int:
 
 
 def load_metadata(path: PathLike) -> dict[str, Any]:
-    """Root attributes of a file (including ``showerdata_version``)."""
+    """Root attributes of a file (including ``showerdata_version``).
+
+    Of a production: the attributes all its files agree on.
+    """
+    if is_many(path):
+        from .many import production_metadata
+
+        return production_metadata(path)
     path = _path(path)
     hidden = backend_for(path).STORE_ATTRIBUTES
     with opened(path) as file:
@@ -622,8 +674,8 @@ def load_target(
 
     Parameters
     ----------
-    path : str or os.PathLike
-        File holding the target.
+    path : str, os.PathLike or list
+        File holding the target, or a production as in :func:`load`.
     key : str
         Target group name.
     start, stop : int, optional
@@ -631,7 +683,12 @@ def load_target(
     max_points : int, optional
         Length of the padded point axis; -1 or None keeps the target's P.
     """
-    points, num_points = open_target(_path(path), key, start, stop, max_points)
+    if is_many(path):
+        from .many import load_production_target
+
+        points, num_points = load_production_target(path, key, start, stop, max_points)
+    else:
+        points, num_points = open_target(_path(path), key, start, stop, max_points)
     if not lazy_mode():
         return dask.compute(points, num_points, scheduler="sync")
     return points, num_points

@@ -22,6 +22,12 @@ class Backend(Protocol):
     def identity(self, location: Any) -> Any:
         """A value that changes when the file at ``location`` is replaced."""
 
+    def fingerprint(self, location: Any) -> Any:
+        """(size, mtime)-like value an index records; None if not known cheaply."""
+
+    def header_view(self, handle: Any) -> Any:
+        """A view of an open handle that answers the header checks quickly."""
+
     def open_reader(self, location: Any) -> Any:
         """A new read-only handle, indexed by dataset name, with ``attrs``."""
 

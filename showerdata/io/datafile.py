@@ -14,7 +14,11 @@ from ..indexing import IndexLike, Selection, normalize_index, selection_length
 from ..showers import Showers
 from ..streaming import iter_blocks
 from .backends import backend_for
+from .inputs import is_many
+from .layout import PointsHeader
 from .lazy import check_per_shower_datasets, read_points_header, read_shower_rows
+from .production import open_production
+from .production_rows import ProductionRows
 
 
 def _location(path: Any) -> Any:
@@ -30,7 +34,8 @@ class ShowerDataFile:
     Parameters
     ----------
     path : str or os.PathLike
-        Shower file.
+        Shower file; in mode ``'r'`` also a production of many files (a glob,
+        list, directory or index file, as :func:`showerdata.load` takes).
     mode : {'r', 'w', 'a'}
         Read; create (replacing an existing file, like showerdata 0.7); or
         read and write an existing file.
@@ -59,8 +64,12 @@ class ShowerDataFile:
         self._closed = True
         if mode not in ("r", "w", "a"):
             raise ValueError(f"Invalid mode '{mode}'. Must be 'r', 'w', or 'a'.")
-        self._format = backend_for(path)
         self._writable = mode != "r"
+        self._production: ProductionRows | None = None
+        if mode == "r" and is_many(path):
+            self._open_production(path)
+            return
+        self._format = backend_for(path)
         # Holds the writer's context: leaving it normally commits the file.
         self._context = ExitStack()
         if mode == "w":
@@ -83,6 +92,17 @@ class ShowerDataFile:
             # As load() does: refuse strings, references or opaque bytes where
             # numbers belong before reading them, with an error naming the file.
             check_per_shower_datasets(self._header, self.file)
+
+    def _open_production(self, path: Any) -> None:
+        production = open_production(path)
+        n, p, f = production.showers_shape()
+        self._production = ProductionRows(
+            production, Showers, slice(0, n, 1), None, p, f
+        )
+        self.file = None
+        self.attrs = production.attrs
+        self._header = PointsHeader(production.name, "showers", "num_points", n, p, f)
+        self._closed = False
 
     # -- context --------------------------------------------------------------------
 
@@ -109,6 +129,8 @@ class ShowerDataFile:
         if getattr(self, "_closed", True):
             return
         self._closed = True
+        if self._production is not None:
+            return
         if discard:
             # The writer's context removes what it built when it sees an error.
             abandoned = RuntimeError("ShowerDataFile discarded")
@@ -150,6 +172,8 @@ class ShowerDataFile:
 
     def __getitem__(self, index: IndexLike) -> Showers:
         selection = self._selection(index)
+        if self._production is not None:
+            return self._production.narrowed(selection).read()
         return read_shower_rows(self.file, self._header, selection)
 
     def __setitem__(self, index: IndexLike, data: Showers) -> None:

@@ -45,7 +45,8 @@ def _forget_all_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_all_after_fork)
 
 
-def _limit() -> int:
+def open_files_limit() -> int:
+    """How many files a process keeps open (config ``showerdata.open-files``)."""
     return max(1, int(dask.config.get(OPEN_FILES_KEY, DEFAULT_OPEN_FILES)))
 
 
@@ -75,7 +76,7 @@ def handle(location: Any, writable: bool = False) -> Any:
             _handles.pop(key, None)
             _handles[key] = (identity, opened_handle)
             evicted = [cached[1]] if cached is not None else []
-            while len(_handles) > _limit():
+            while len(_handles) > open_files_limit():
                 evicted.append(_handles.popitem(last=False)[1][1])
     for old in evicted:
         _close(old)

@@ -9,6 +9,7 @@ the graphs are here.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from dask.base import tokenize
 
 from ..buffers import zeros
+from ..bundle import Source
 from ..config import showers_per_chunk
 from ..deferred import dask_array as da
 from ..errors import MissingDataError, ShowerDataError
@@ -308,8 +310,21 @@ class StoredRows:
     max_points: int = 0
 
     def select(self, selection: Selection) -> Any:
+        return self.narrowed(selection).to_bundle()
+
+    def narrowed(self, selection: Selection) -> StoredRows:
         rows = compose(self.selection, selection, self.num_rows)
-        return replace(self, selection=rows).to_bundle()
+        return replace(self, selection=rows)
+
+    def sources(self) -> list[Source]:
+        count = selection_length(self.selection, self.num_rows)
+        return [Source(location_name(self.path), count)] if count else []
+
+    def locate(self, position: int) -> tuple[str, int]:
+        return location_name(self.path), file_row(self.selection, position)
+
+    def file_count(self) -> int:
+        return 1
 
     def read(self, in_task: bool = False) -> Any:
         """The rows in memory: an eager read, or (``in_task``) one of a graph's tasks.
@@ -410,6 +425,13 @@ def rows_selection(path: Any, num_rows: int, start: int, stop: int | None) -> sl
         )
     first, last, _ = slice(start, stop).indices(num_rows)
     return slice(first, max(first, last), 1)
+
+
+def location_name(location: Any) -> str:
+    """How provenance names a location: the path or URL given, or the store's text."""
+    if isinstance(location, str):
+        return location
+    return os.fspath(location) if isinstance(location, os.PathLike) else str(location)
 
 
 def location_token(location: Any) -> Any:

@@ -15,6 +15,7 @@ import h5py
 
 from ...config import showers_per_chunk
 from ...streaming import iter_blocks
+from .header import HeaderDataset, header_view
 from .read import open_hdf5, read_points, read_selection
 from .write import (
     check_destination,
@@ -41,6 +42,13 @@ def identity(location: Any) -> tuple[int, int, int]:
     return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
+def fingerprint(location: Any) -> tuple[int, int]:
+    """(size, mtime): what an index records to see a file replaced; survives a copy
+    that keeps modification times (``cp -p``, ``rsync -a``), unlike the inode."""
+    stat = os.stat(location)
+    return (stat.st_size, stat.st_mtime_ns)
+
+
 def open_reader(location: Any, writable: bool = False) -> h5py.File:
     """A new read-only handle (HDF5 files are never shared for writing)."""
     if writable:
@@ -55,7 +63,7 @@ def is_open(handle: Any) -> bool:
 
 def is_dataset(item: Any) -> bool:
     """Whether ``item`` is a dataset (not a group)."""
-    return isinstance(item, h5py.Dataset)
+    return isinstance(item, (h5py.Dataset, HeaderDataset))
 
 
 def list_datasets(location: Any) -> dict[str, tuple[str, tuple[int, ...]]]:
@@ -131,6 +139,8 @@ __all__ = [
     "create_points_datasets",
     "create_showers_layout",
     "existing_file",
+    "fingerprint",
+    "header_view",
     "identity",
     "is_dataset",
     "is_open",

@@ -19,6 +19,7 @@ import mmap
 import os
 import sys
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import h5py
@@ -26,6 +27,7 @@ import numpy as np
 
 from ...indexing import Selection
 from ...kernels.heap import REFERENCE_BYTES, gather_heap_rows
+from ..files import open_files_limit
 
 _DONT_NEED = getattr(mmap, "MADV_DONTNEED", None)
 #: Bytes of one region of a map a thread reads before it unmaps them. An unmap
@@ -35,7 +37,11 @@ _DONT_NEED = getattr(mmap, "MADV_DONTNEED", None)
 RELEASE_BYTES = 8 * 2**20
 _lock = threading.Lock()
 # (path, inode, mtime, size, dataset) -> its HeapRows, or None when not applicable
-_maps: dict[tuple, HeapRows | None] = {}
+# Least recently used first. Each map holds a file descriptor besides the
+# file manager's handle of that file, so at most half as many maps are kept as
+# handles (``showerdata.open-files``): a production of thousands of files then
+# holds at most 1.5 times that many descriptors.
+_maps: OrderedDict[tuple, HeapRows | None] = OrderedDict()
 
 
 class _ReadSpan(threading.local):
@@ -177,12 +183,16 @@ def heap_rows(file: h5py.File, name: str) -> HeapRows | None:
     key = (path, st.st_ino, st.st_mtime_ns, st.st_size, name)
     with _lock:
         if key in _maps:
+            _maps.move_to_end(key)
             return _maps[key]
     found = _map_dataset(file, name, path, st.st_size)
     with _lock:
         for old in [k for k in _maps if k[0] == path and k != key]:
             del _maps[old]
         _maps[key] = found
+        # A map in use elsewhere stays valid: it closes when the last user drops it.
+        while len(_maps) > max(1, open_files_limit() // 2):
+            _maps.popitem(last=False)
     return found
 
 

@@ -15,6 +15,7 @@ from .save import save_fields, save_rows
 from .store import (
     CHUNKS_WRITTEN,
     STORE_ATTRIBUTES,
+    fingerprint,
     identity,
     is_local,
     is_url,
@@ -40,6 +41,11 @@ DENSE = True
 def open_reader(location: Any, writable: bool = False) -> Any:
     """An open store, read only or (``writable``) for the write tasks of a save."""
     return open_store(location, "r+" if writable else "r")
+
+
+def header_view(handle: Any) -> Any:
+    """An opened store looks its arrays up once: it is its own quick view."""
+    return handle
 
 
 def is_open(handle: Any) -> bool:
@@ -93,6 +99,8 @@ __all__ = [
     "create_points_datasets",
     "create_showers_layout",
     "existing_file",
+    "fingerprint",
+    "header_view",
     "identity",
     "is_dataset",
     "is_open",

@@ -287,6 +287,16 @@ def shard_length(array: zarr.Array) -> int:
     return int((shards or array.chunks)[0]) if array.ndim else 1
 
 
+def fingerprint(location: Location) -> tuple[int, int] | None:
+    """(size, mtime) of a local store's root metadata, which a replaced store
+    rewrites; None where it cannot be known cheaply (object stores, store objects).
+    """
+    if not is_local(location):
+        return None
+    stat = os.stat(os.path.join(os.fspath(location), "zarr.json"))
+    return (stat.st_size, stat.st_mtime_ns)
+
+
 def identity(location: Location) -> tuple[Any, ...] | None:
     """Changes when a local store is replaced or its root metadata edited.
 
