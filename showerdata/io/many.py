@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import dask.array as da
-
+from ..deferred import dask_array as da
 from ..errors import ShowerDataError
 from ..showers import IncidentParticles, Showers
 from .lazy import open_target, points_axis, read_points_header, rows_selection

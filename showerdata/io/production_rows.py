@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
 from ..buffers import zeros
 from ..bundle import Source
 from ..config import showers_per_chunk
+from ..deferred import dask_array as da
 from ..errors import ShowerDataError
 from ..graphs import lazy_from_tasks
 from ..indexing import Selection, compose, selection_length

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dask
-import dask.array as da
 import numpy as np
 from dask.base import tokenize
 from dask.callbacks import Callback
@@ -24,6 +23,7 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 from ...bundle import is_lazy_array
+from ...deferred import dask_array as da
 from ...errors import ShowerDataError
 from ...graphs import compute, rechunk
 from ...progress import progress_bar
