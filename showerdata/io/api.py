@@ -442,25 +442,7 @@ def save_group(
     are then set on the root.
     """
     path = _path(path)
-    backend = backend_for(path)
-    length = len(next(iter(arrays.values()))) if arrays else 0
-    with backend.existing_file(path) as file:
-        staging = f".{name}.partial"
-        if staging in file:
-            del file[staging]
-        group = file.create_group(staging)
-        try:
-            for key, values in arrays.items():
-                backend.create_dataset(group, key, values.shape, values.dtype)
-            for start, block in iter_blocks(arrays, chunk_length=max(length, 1)):
-                for key, piece in block.items():
-                    group[key][start : start + len(piece)] = piece
-        except BaseException:
-            del file[staging]
-            raise
-        backend.replace_group(file, staging, name)
-        for key, value in (attributes or {}).items():
-            file.attrs[key] = value
+    backend_for(path).save_group(path, name, arrays, attributes or {})
 
 
 # -- targets ---------------------------------------------------------------------------

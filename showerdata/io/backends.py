@@ -81,6 +81,15 @@ class Backend(Protocol):
     def save_rows(self, fields: Mapping[str, Any], location: Any, start: int) -> None:
         """Write aligned fields into rows ``start ...`` of an existing file."""
 
+    def save_group(
+        self,
+        location: Any,
+        name: str,
+        arrays: dict[str, Any],
+        attributes: dict[str, Any],
+    ) -> None:
+        """Write arrays as group ``name``, replacing it only when complete."""
+
     def list_datasets(self, location: Any) -> dict[str, tuple[str, tuple[int, ...]]]:
         """Every dataset of the data: name -> (dtype, shape)."""
 

@@ -8,6 +8,7 @@ calling process.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,6 +116,37 @@ def save_fields(
             write_fields(file, start, block)
 
 
+def save_group(
+    location: Any, name: str, arrays: dict[str, Any], attributes: dict[str, Any]
+) -> None:
+    """Write per-shower arrays as group ``name``, replacing it only when complete.
+
+    The arrays are computed into a file beside the destination first: lazy
+    arrays may read the destination, which HDF5 will not open for reading
+    while it is open for writing. The finished group is then copied in.
+    """
+    directory, base = os.path.split(os.path.abspath(location))
+    side = os.path.join(directory, f".{base}.{uuid.uuid4().hex[:8]}.{name}")
+    length = len(next(iter(arrays.values()))) if arrays else 0
+    try:
+        with h5py.File(side, "w") as staging:
+            group = staging.create_group(name)
+            for key, values in arrays.items():
+                group.create_dataset(key, shape=values.shape, dtype=values.dtype)
+            for start, block in iter_blocks(arrays, chunk_length=max(length, 1)):
+                for key, piece in block.items():
+                    group[key][start : start + len(piece)] = piece
+            with existing_file(location) as file:
+                if name in file:
+                    del file[name]
+                file.copy(staging[name], file, name)
+                for key, value in attributes.items():
+                    file.attrs[key] = value
+    finally:
+        if os.path.exists(side):
+            os.remove(side)
+
+
 def save_rows(fields: Mapping[str, Any], location: Any, start: int) -> None:
     """Write aligned fields into rows ``start ...``, one block at a time."""
     length = len(next(iter(fields.values())))
@@ -151,6 +183,7 @@ __all__ = [
     "read_selection",
     "replace_group",
     "save_fields",
+    "save_group",
     "save_rows",
     "size_on_disk",
     "write_fields",

@@ -10,6 +10,7 @@ from typing import Any
 
 import zarr
 
+from ...streaming import iter_blocks
 from .read import read_points, read_selection
 from .save import save_fields, save_rows
 from .store import (
@@ -84,6 +85,34 @@ def size_on_disk(location: Any) -> int:
     return int(filesystem.du(path))
 
 
+def save_group(
+    location: Any, name: str, arrays: dict[str, Any], attributes: dict[str, Any]
+) -> None:
+    """Write per-shower arrays as group ``name``, replacing it only when complete.
+
+    Built beside the old group in the store and moved over it at the end;
+    lazy arrays may read the same store meanwhile.
+    """
+    length = len(next(iter(arrays.values()))) if arrays else 0
+    with existing_file(location) as file:
+        staging = f".{name}.partial"
+        if staging in file:
+            del file[staging]
+        group = file.create_group(staging)
+        try:
+            for key, values in arrays.items():
+                create_dataset(group, key, values.shape, values.dtype)
+            for start, block in iter_blocks(arrays, chunk_length=max(length, 1)):
+                for key, piece in block.items():
+                    group[key][start : start + len(piece)] = piece
+        except BaseException:
+            del file[staging]
+            raise
+        replace_group(file, staging, name)
+        for key, value in attributes.items():
+            file.attrs[key] = value
+
+
 def chunk_length(dataset: Any) -> int:
     """Rows per chunk of showers: what one task reads or writes."""
     return shard_length(dataset)
@@ -111,6 +140,7 @@ __all__ = [
     "read_selection",
     "replace_group",
     "save_fields",
+    "save_group",
     "save_rows",
     "size_on_disk",
     "write_fields",
