@@ -461,18 +461,6 @@ def points_axis(header: PointsHeader, max_points: int | None) -> int:
     return header.max_points if max_points is None or max_points < 0 else max_points
 
 
-def open_showers(
-    path: Any,
-    start: int = 0,
-    stop: int | None = None,
-    max_points: int | None = -1,
-    chunks: int | None = None,
-    key: str = "showers",
-) -> Showers:
-    """Lazy :class:`Showers` over rows ``start:stop`` of a file."""
-    return stored_showers(path, start, stop, max_points, chunks, key).to_bundle()
-
-
 def stored_showers(
     path: Any,
     start: int = 0,
@@ -501,13 +489,6 @@ def stored_showers(
         max_points=width,
     )
     return stored
-
-
-def open_particles(
-    path: Any, start: int = 0, stop: int | None = None, chunks: int | None = None
-) -> IncidentParticles:
-    """Lazy :class:`IncidentParticles` over rows ``start:stop`` of a file."""
-    return stored_particles(path, start, stop, chunks).to_bundle()
 
 
 def stored_particles(
@@ -547,8 +528,6 @@ def open_target(
 
 
 __all__ = [
-    "open_particles",
-    "open_showers",
     "open_target",
     "stored_particles",
     "stored_showers",
