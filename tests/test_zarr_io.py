@@ -502,3 +502,29 @@ def test_negative_zero_chunks_are_written_not_taken_for_fill(tmp_path, lazy):
     back = showerdata.load(tmp_path / "zeros.zarr").compute()
     assert np.signbit(back.energies).all()
     assert np.signbit(back.directions[:, :2]).all()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bytes flipped"])
+def test_a_damaged_shard_is_an_error_naming_store_array_and_showers(
+    stored, tmp_path, damage
+):
+    path, _ = stored
+    damaged = tmp_path / "damaged.zarr"
+    shutil.copytree(path, damaged)
+    shard = damaged / "showers" / "c" / "1" / "0" / "0"
+    data = bytearray(shard.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        for offset in range(40, min(len(data) - 40, 400)):
+            data[offset] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(ShowerDataError) as error:
+        showerdata.load(damaged).compute()
+    assert str(damaged) in str(error.value)
+    assert error.value.dataset == "showers" and 10 <= error.value.index < 20
+    # The other shards still read.
+    assert_showers_equal(
+        showerdata.load(damaged, 0, 10).compute(),
+        showerdata.load(path, 0, 10).compute(),
+    )

@@ -7,6 +7,8 @@ byte order, chunk keys or sharding the store uses.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,7 @@ from ...errors import ShowerDataError
 from ...indexing import Selection
 from ...validation import check_points
 from ..layout import PointsHeader
-from .store import describe, shard_length
+from .store import describe, describe_store, shard_length
 
 
 def read_selection(file: Any, name: str, selection: Selection) -> np.ndarray:
@@ -32,13 +34,39 @@ def read_rows(array: zarr.Array, selection: Selection, width: int | None = None)
     ``width``, if given, keeps only the first ``width`` entries of axis 1.
     """
     tail = () if width is None else (slice(0, width),)
-    if isinstance(selection, slice):
-        return np.asarray(array[(selection, *tail)])
-    if len(selection) == 0:
-        return np.asarray(array[(slice(0, 0), *tail)])
-    unique, inverse = np.unique(selection, return_inverse=True)
-    rows = array.get_orthogonal_selection((unique, *tail))
-    return np.asarray(rows)[inverse]
+    with decoding(array, selection):
+        if isinstance(selection, slice):
+            return np.asarray(array[(selection, *tail)])
+        if len(selection) == 0:
+            return np.asarray(array[(slice(0, 0), *tail)])
+        unique, inverse = np.unique(selection, return_inverse=True)
+        rows = array.get_orthogonal_selection((unique, *tail))
+        return np.asarray(rows)[inverse]
+
+
+@contextmanager
+def decoding(array: zarr.Array, selection: Selection) -> Iterator[None]:
+    """Turn a chunk that cannot be decoded into an error naming its rows.
+
+    A damaged or truncated chunk makes the codecs raise their own errors
+    (c-blosc's ``RuntimeError``, a short buffer's ``ValueError``), which say
+    neither the store nor the showers.
+    """
+    try:
+        yield
+    except (RuntimeError, ValueError, OSError, EOFError) as error:
+        first = (
+            selection.start
+            if isinstance(selection, slice)
+            else int(np.min(selection, initial=0))
+        )
+        raise ShowerDataError(
+            f"a chunk holding these showers cannot be decoded ({error}); the store "
+            "is damaged",
+            path=describe_store(array),
+            dataset=array.path,
+            index=first,
+        ) from error
 
 
 def read_points(
@@ -74,7 +102,8 @@ def read_points(
         points = (empty(shape) if whole else zeros(shape)) if out is None else out
         if len(stored):
             into = NDBuffer.from_numpy_array(points[:, :width])
-            array.get_basic_selection((selection, slice(0, width)), out=into)
+            with decoding(array, selection):
+                array.get_basic_selection((selection, slice(0, width)), out=into)
     else:
         rows = read_rows(array, selection, width)
         points = zeros(shape) if out is None else out

@@ -135,6 +135,12 @@ class OpenedStore:
         return getattr(self.group, name)
 
 
+def describe_store(node: Any) -> str:
+    """The store holding ``node`` (an array or group), as errors name it."""
+    root = getattr(node.store, "root", None)
+    return str(root) if root is not None else str(node.store)
+
+
 def location_of(group: Any) -> Location:
     """The location a task reopens ``group`` by: a path, or the store object."""
     store = group.store

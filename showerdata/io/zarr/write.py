@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec
+from zarr.codecs import BloscCodec, Crc32cCodec
 
 from ..._version import __version__
 from ...config import inner_chunk_length, showers_per_chunk
@@ -43,13 +43,16 @@ from .store import (
     Location,
     OpenedStore,
     describe,
+    describe_store,
     is_local,
     open_store,
     shard_length,
 )
 
-#: LZ4 with a byte shuffle: padded point clouds compress well and decode fast.
-COMPRESSOR = BloscCodec(cname="lz4", clevel=3, shuffle="shuffle")
+#: LZ4 with a byte shuffle (padded point clouds compress well and decode
+#: fast), then a CRC-32C of each chunk: Blosc itself checks nothing, so a
+#: damaged chunk would otherwise decode to wrong values without an error.
+COMPRESSORS = (BloscCodec(cname="lz4", clevel=3, shuffle="shuffle"), Crc32cCodec())
 
 
 def partial_path(path: str) -> str:
@@ -182,7 +185,7 @@ def create_dataset(
         shape=shape,
         chunks=(length, *(max(1, n) for n in shape[1:])) if shape else (),
         dtype=dtype,
-        compressors=COMPRESSOR,
+        compressors=COMPRESSORS,
         fill_value=0,
     )
 
@@ -199,7 +202,7 @@ def create_points_array(
         chunks=(inner, *tail),
         shards=(length, *tail),
         dtype="float32",
-        compressors=COMPRESSOR,
+        compressors=COMPRESSORS,
         fill_value=0,
     )
 
@@ -296,7 +299,7 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
                 f"has {other.shape[0]} rows in chunks of {shard_length(other)}, but "
                 f"'{first}' has {total} rows in chunks of {length}; the store's "
                 "arrays must share their length and chunking along showers",
-                path=describe_group(group),
+                path=describe_store(group),
                 dataset=name,
             )
     record = record_name(first)
@@ -318,13 +321,6 @@ def _writable(group: Any, name: str) -> zarr.Array:
     if isinstance(group, OpenedStore):
         return group.writable(name)
     return OpenedStore(group, {}).writable(name)
-
-
-def describe_group(group: zarr.Group) -> str:
-    """The store of ``group``, as errors name it."""
-    store = group.store
-    root = getattr(store, "root", None)
-    return str(root) if root is not None else str(store)
 
 
 _thread_locks: dict[tuple[str, str, int], threading.Lock] = {}
@@ -394,7 +390,7 @@ def replace_group(group: zarr.Group, staging: str, name: str) -> None:
         raise ShowerDataError(
             "replacing a group needs a local store; write the target to a new "
             "store instead",
-            path=describe_group(group),
+            path=describe_store(group),
             dataset=name,
         )
     base = os.path.join(os.path.abspath(str(root)), group.path)
