@@ -33,7 +33,7 @@ from .ops.observables import (
     calc_num_points_per_layer,
     calc_observables,
 )
-from .streaming import iter_blocks
+from .streaming import store_blocks
 
 PathLike = str | os.PathLike[str]
 
@@ -191,8 +191,7 @@ def save_observables_to_file(
                     )
                 del group[key]
             dataset = fmt.create_dataset(group, key, data.shape, data.dtype)
-            for start, block in iter_blocks({key: data}):
-                dataset[start : start + len(block[key])] = block[key]
+            store_blocks({key: data}, {key: dataset})
 
 
 #: What :func:`read_observables_from_file` reads by default, and from where.

@@ -92,6 +92,15 @@ def replace_directory(new: str, path: str) -> None:
     remove(old)
 
 
+def check_parent_directory(path: str) -> None:
+    """Raise :class:`FileNotFoundError` unless the directory ``path`` goes in exists."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(
+            f"Cannot write '{path}': directory '{parent}' does not exist."
+        )
+
+
 def remove(path: str, ignore_errors: bool = False) -> None:
     """Remove the file or directory tree at ``path``, if there is one."""
     if os.path.isdir(path):

@@ -106,3 +106,15 @@ def _computed_chunks(arrays: list[Any]) -> Iterator[tuple[int, list[np.ndarray]]
                     pending.cancel()
                 raise
             del values  # free this window before the next one arrives
+
+
+def store_blocks(arrays: Mapping[str, Any], targets: Mapping[str, Any]) -> None:
+    """Write each of ``arrays`` into the dataset of the same name in ``targets``.
+
+    Lazy arrays are computed a window of chunks at a time (see
+    :func:`iter_blocks`); in-memory ones are written whole.
+    """
+    length = len(next(iter(arrays.values()))) if arrays else 0
+    for start, block in iter_blocks(arrays, chunk_length=max(length, 1)):
+        for name, piece in block.items():
+            targets[name][start : start + len(piece)] = piece

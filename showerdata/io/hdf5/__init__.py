@@ -15,7 +15,7 @@ from typing import Any
 import h5py
 
 from ...config import showers_per_chunk
-from ...streaming import iter_blocks
+from ...streaming import iter_blocks, store_blocks
 from .header import HeaderDataset, header_view
 from .read import open_hdf5, read_points, read_selection
 from .write import (
@@ -127,15 +127,12 @@ def save_group(
     """
     directory, base = os.path.split(os.path.abspath(location))
     side = os.path.join(directory, f".{base}.{uuid.uuid4().hex[:8]}.{name}")
-    length = len(next(iter(arrays.values()))) if arrays else 0
     try:
         with h5py.File(side, "w") as staging:
             group = staging.create_group(name)
             for key, values in arrays.items():
                 group.create_dataset(key, shape=values.shape, dtype=values.dtype)
-            for start, block in iter_blocks(arrays, chunk_length=max(length, 1)):
-                for key, piece in block.items():
-                    group[key][start : start + len(piece)] = piece
+            store_blocks(arrays, group)
             with existing_file(location) as file:
                 if name in file:
                     del file[name]

@@ -21,6 +21,7 @@ from ..._version import __version__
 from ...errors import ShowerDataError
 from ...kernels.heap import REFERENCE_BYTES
 from ...ragged import unpad_rows
+from ...replacing import check_parent_directory
 from ..files import forget
 from ..layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 from .heap_rows import reference_offset
@@ -38,11 +39,7 @@ def check_destination(path: str | os.PathLike[str], overwrite: bool) -> str:
         raise FileExistsError(
             f"File {path} already exists. Use overwrite=True to overwrite."
         )
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(
-            f"Cannot write '{path}': directory '{parent}' does not exist."
-        )
+    check_parent_directory(path)
     return path
 
 

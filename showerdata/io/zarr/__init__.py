@@ -10,7 +10,7 @@ from typing import Any
 
 import zarr
 
-from ...streaming import iter_blocks
+from ...streaming import store_blocks
 from .read import read_points, read_selection
 from .save import save_fields, save_rows
 from .store import (
@@ -93,7 +93,6 @@ def save_group(
     Built beside the old group in the store and moved over it at the end;
     lazy arrays may read the same store meanwhile.
     """
-    length = len(next(iter(arrays.values()))) if arrays else 0
     with existing_file(location) as file:
         staging = f".{name}.partial"
         if staging in file:
@@ -102,9 +101,7 @@ def save_group(
         try:
             for key, values in arrays.items():
                 create_dataset(group, key, values.shape, values.dtype)
-            for start, block in iter_blocks(arrays, chunk_length=max(length, 1)):
-                for key, piece in block.items():
-                    group[key][start : start + len(piece)] = piece
+            store_blocks(arrays, group)
         except BaseException:
             del file[staging]
             raise

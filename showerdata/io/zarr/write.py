@@ -29,7 +29,7 @@ from ..._version import __version__
 from ...config import inner_chunk_length, showers_per_chunk
 from ...errors import ShowerDataError
 from ...ragged import zero_padding
-from ...replacing import remove, replace_directory
+from ...replacing import check_parent_directory, remove, replace_directory
 from ..layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 from .store import (
     CHUNKS_WRITTEN,
@@ -80,11 +80,7 @@ def check_destination(location: Location, overwrite: bool) -> Location:
             raise FileExistsError(
                 f"'{path}' is a directory but not a zarr store; refusing to replace it."
             )
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(
-            f"Cannot write '{path}': directory '{parent}' does not exist."
-        )
+    check_parent_directory(path)
     return path
 
 
