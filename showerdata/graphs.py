@@ -99,7 +99,7 @@ def lazy_from_tasks(
 
 
 def compute_chunks(
-    arrays: Sequence[da.Array], chunks: Sequence[int]
+    arrays: Sequence[da.Array], chunks: Sequence[int], scheduler: Any = None
 ) -> list[list[Any]]:
     """Chunks ``chunks`` (along axis 0) of every array, computed in one pass.
 
@@ -108,12 +108,16 @@ def compute_chunks(
     them into a new array when it finalizes the one-chunk array, a copy into
     fresh memory of every chunk that cost more than filtering it. Tasks the
     arrays share (points and the num_points counted from them) run once.
+    ``scheduler``: as for ``dask.compute``; default: the active one.
     """
     keys = {i: [(a.name, i, *(0,) * (a.ndim - 1)) for a in arrays] for i in chunks}
     layer = "chunks-" + tokenize(*[a.name for a in arrays], list(chunks))
     tasks = {(layer, i): (list, keys[i]) for i in chunks}
     graph = HighLevelGraph.from_collections(layer, tasks, dependencies=list(arrays))
-    return list(compute(*[Delayed((layer, i), graph, layer=layer) for i in chunks]))
+    delayed = [Delayed((layer, i), graph, layer=layer) for i in chunks]
+    if scheduler is not None:
+        return list(compute(*delayed, scheduler=scheduler))
+    return list(compute(*delayed))
 
 
 def compute_into(arrays: Sequence[da.Array], outs: Sequence[np.ndarray]) -> None:

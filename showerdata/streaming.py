@@ -16,9 +16,11 @@ from typing import Any
 
 import dask
 import numpy as np
+from dask.callbacks import Callback
+from dask.delayed import Delayed
 
 from .bundle import is_lazy_array
-from .graphs import compute_chunks
+from .graphs import compute, compute_chunks
 from .progress import progress_bar
 
 WINDOW_KEY = "showerdata.chunks-in-flight"
@@ -56,11 +58,15 @@ def iter_blocks(
     chunk_length: int = 65536,
     progress: bool = False,
     description: str = "writing",
+    scheduler: Any = None,
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Yield ``(start, {name: numpy block})`` covering all rows in order.
 
     Lazy fields must share their chunking along the first axis; in-memory
     fields are cut into views of ``chunk_length`` rows without copying.
+    ``scheduler`` (e.g. ``"sync"`` inside a dask task): computes one chunk at
+    a time on it, the next while the caller writes the last; default: a
+    window of chunks at a time on the active scheduler.
     """
     names = list(fields)
     length = len(next(iter(fields.values())))
@@ -71,17 +77,20 @@ def iter_blocks(
                 yield start, {n: fields[n][start : start + chunk_length] for n in names}
                 bar.update(min(chunk_length, length - start))
             return
-        for start, values in _computed_chunks([fields[n] for n in names]):
+        arrays = [fields[n] for n in names]
+        for start, values in _computed_chunks(arrays, scheduler):
             yield start, dict(zip(names, values, strict=True))
             bar.update(len(values[0]))
     finally:
         bar.close()
 
 
-def _computed_chunks(arrays: list[Any]) -> Iterator[tuple[int, list[np.ndarray]]]:
+def _computed_chunks(
+    arrays: list[Any], scheduler: Any = None
+) -> Iterator[tuple[int, list[np.ndarray]]]:
     lengths = arrays[0].chunks[0]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist()
-    window = chunks_in_flight()
+    window = 1 if scheduler is not None else chunks_in_flight()
     groups = [
         range(i, min(i + window, len(lengths))) for i in range(0, len(lengths), window)
     ]
@@ -89,7 +98,7 @@ def _computed_chunks(arrays: list[Any]) -> Iterator[tuple[int, list[np.ndarray]]
     def compute(group: range) -> list[list[np.ndarray]]:
         # One pass per window over all fields: keys they share (e.g. points and
         # the num_points counted from them) run once per chunk.
-        return compute_chunks(arrays, group)
+        return compute_chunks(arrays, group, scheduler)
 
     with ThreadPoolExecutor(1, thread_name_prefix="showerdata-compute") as pool:
         pending: Future | None = pool.submit(compute, groups[0]) if groups else None
@@ -118,3 +127,53 @@ def store_blocks(arrays: Mapping[str, Any], targets: Mapping[str, Any]) -> None:
     for start, block in iter_blocks(arrays, chunk_length=max(length, 1)):
         for name, piece in block.items():
             targets[name][start : start + len(piece)] = piece
+
+
+class _CountWrites(Callback):
+    """Advance a progress bar as write tasks finish (local schedulers)."""
+
+    def __init__(self, bar: Any, layer: str) -> None:
+        super().__init__()
+        self.bar = bar
+        self.layer = layer
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
+        if isinstance(key, tuple) and str(key[0]).startswith(self.layer):
+            self.bar.update(int(result))
+
+
+def run_writes(
+    tasks: list[Delayed],
+    total: int,
+    progress: bool,
+    layer: str,
+    done: int = 0,
+    scheduler: Any = None,
+) -> None:
+    """Run write tasks where dask runs them, with a progress bar of showers.
+
+    Each task returns how many showers it wrote; ``layer`` is how the names
+    of their layers begin. ``scheduler``: as for ``dask.compute`` (default:
+    the active scheduler, a ``distributed.Client`` if one is).
+    """
+    if not tasks:
+        return
+    bar = progress_bar(
+        progress, total=total, initial=done, unit="showers", desc="writing"
+    )
+    try:
+        client = None if scheduler is not None else active_client()
+        if client is None:
+            with _CountWrites(bar, layer):
+                if scheduler is not None:
+                    compute(*tasks, scheduler=scheduler)
+                else:
+                    compute(*tasks)
+            return
+        from distributed import as_completed
+
+        futures = client.compute(tasks)
+        for future in as_completed(futures):
+            bar.update(future.result())
+    finally:
+        bar.close()

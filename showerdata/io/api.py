@@ -34,6 +34,7 @@ from .lazy import (
     stored_particles,
     stored_showers,
 )
+from .patterns import is_pattern
 
 #: A local path, a URL (``s3://bucket/prod.zarr``) or a zarr store object.
 PathLike = str | os.PathLike[str] | Any
@@ -177,14 +178,22 @@ def save(
     progress: bool = False,
     resume: bool = False,
     storage_options: dict[str, Any] | None = None,
+    showers_per_file: int | None = None,
 ) -> None:
-    """Write showers or incident particles to a new file or zarr store.
+    """Write showers or incident particles to a new file or zarr store, or many.
 
     Lazy data is computed chunk by chunk, so memory stays bounded by the chunk
     size. HDF5: computed chunks are streamed to one writer. Zarr (a path
     ending in ``.zarr``): each worker writes the chunks it computed, with no
     lock. The file appears at ``path`` only when complete; on error the
     previous file at ``path`` is untouched.
+
+    A pattern (``"out/part-{:05d}.h5"``, ``"out/part-{:05d}.zarr"``) writes
+    one file per group of whole chunks, each by the worker that computes its
+    chunks, so HDF5 output scales with workers too, and then an index beside
+    them (``out/part.index.json``): ``load("out/part-*.h5")`` and
+    ``load("out/part.index.json")`` read them back as one. See
+    :doc:`/productions`.
 
     Parameters
     ----------
@@ -198,17 +207,40 @@ def save(
     progress : bool
         Show a progress bar.
     resume : bool
-        Zarr only: continue a save to ``path`` that was interrupted (killed,
+        Zarr: continue a save to ``path`` that was interrupted (killed,
         ``KeyboardInterrupt``, lost cluster), writing only the chunks it had
-        not completed. Without an interrupted save it starts afresh.
+        not completed. Without an interrupted save it starts afresh. A
+        pattern: keep the files of the same rows of the same data that are
+        complete, write the others (HDF5 or zarr).
     storage_options : dict, optional
         For a URL: fsspec's options, as in :func:`load`.
+    showers_per_file : int, optional
+        A pattern only: the most showers of one file; whole chunks are put
+        in each file as long as they fit (a longer chunk is a file of its
+        own). Default: ``showerdata.file-bytes`` (1 GiB) of padded showers.
+
+    Raises
+    ------
+    FileExistsError
+        The file exists (a pattern: any file of the pattern, or its index)
+        and ``overwrite`` is False.
+    ShowerDataError
+        A file of the pattern (or its index) is one the data is read from.
     """
     if not isinstance(data, (Showers, IncidentParticles)):
         raise TypeError(
             f"save() takes Showers or IncidentParticles, not {type(data).__name__}."
         )
     check_before_write(data)
+    if is_pattern(path):
+        from .partitioned import save_pattern
+
+        save_pattern(data, path, overwrite, progress, resume, showers_per_file)
+        return
+    if showers_per_file is not None:
+        raise ValueError(
+            "showers_per_file applies to an output pattern like 'out/part-{:05d}.h5'."
+        )
     if isinstance(data, Showers):
         shape = tuple(int(d) for d in data.points.shape)
         rows = showers_per_chunk(data.max_points, data.num_features)

@@ -75,8 +75,15 @@ class Backend(Protocol):
         overwrite: bool,
         progress: bool,
         resume: bool,
+        chunk_length: int,
+        scheduler: Any = None,
+        attributes: Mapping[str, Any] | None = None,
     ) -> None:
-        """Write aligned fields to a new file (showers if ``shape`` is given)."""
+        """Write aligned fields to a new file (showers if ``shape`` is given).
+
+        ``scheduler``: where lazy fields are computed (``"sync"`` inside a
+        dask task); ``attributes``: root attributes, set before it appears.
+        """
 
     def save_rows(self, fields: Mapping[str, Any], location: Any, start: int) -> None:
         """Write aligned fields into rows ``start ...`` of an existing file."""

@@ -100,8 +100,15 @@ def save_fields(
     progress: bool,
     resume: bool,
     chunk_length: int,
+    scheduler: Any = None,
+    attributes: Mapping[str, Any] | None = None,
 ) -> None:
-    """Stream aligned fields, computed chunk by chunk, into a new file."""
+    """Stream aligned fields, computed chunk by chunk, into a new file.
+
+    ``scheduler``: where chunks are computed (``"sync"`` inside a dask task;
+    default: the active scheduler); ``attributes``: root attributes, set
+    before the file appears.
+    """
     if resume:
         raise ValueError("resume=True applies to zarr stores only.")
     with new_file(location, overwrite) as file:
@@ -112,8 +119,13 @@ def save_fields(
         else:
             create_particles_layout(file, len(next(iter(fields.values()))))
             rows = chunk_length
-        for start, block in iter_blocks(fields, chunk_length=rows, progress=progress):
+        blocks = iter_blocks(
+            fields, chunk_length=rows, progress=progress, scheduler=scheduler
+        )
+        for start, block in blocks:
             write_fields(file, start, block)
+        for key, value in (attributes or {}).items():
+            file.attrs[key] = value
 
 
 def save_group(

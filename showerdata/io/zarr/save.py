@@ -18,16 +18,15 @@ from typing import Any
 import dask
 import numpy as np
 from dask.base import tokenize
-from dask.callbacks import Callback
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 from ...bundle import is_lazy_array
 from ...deferred import dask_array as da
 from ...errors import ShowerDataError
-from ...graphs import compute, rechunk
+from ...graphs import rechunk
 from ...progress import progress_bar
-from ...streaming import active_client
+from ...streaming import run_writes
 from ..layout import points_dataset_names
 from .store import (
     CHUNKS_WRITTEN,
@@ -45,6 +44,8 @@ from .write import (
     written_chunks,
 )
 
+#: How the names of the write tasks' layers begin.
+WRITE_LAYER = "write-zarr-"
 #: Dataset of each field of a bundle in the layout.
 DATASET_OF_FIELD = {"points": points_dataset_names("showers")[0]}
 
@@ -102,6 +103,8 @@ def save_fields(
     progress: bool,
     resume: bool,
     chunk_length: int,
+    scheduler: Any = None,
+    attributes: Mapping[str, Any] | None = None,
 ) -> None:
     """Write aligned fields to a new store (showers if ``shape`` is given).
 
@@ -117,6 +120,11 @@ def save_fields(
         As in :func:`showerdata.save`.
     chunk_length : int
         Shard length to use unless the lazy fields have a regular chunking.
+    scheduler : optional
+        Where the write tasks run (``"sync"`` inside a dask task); default:
+        the active scheduler.
+    attributes : mapping, optional
+        Root attributes, set before the store is complete.
     """
     length = len(next(iter(fields.values())))
     chunk = uniform_chunk_length(list(fields.values()), chunk_length)
@@ -130,11 +138,13 @@ def save_fields(
             create_particles_layout(group, length, chunk_length=chunk)
         record = group[CHUNKS_WRITTEN]
         todo = np.flatnonzero(~written_chunks(record)).tolist()
-        write_blocks(fields, group, 0, chunk, todo, progress)
+        write_blocks(fields, group, 0, chunk, todo, progress, scheduler)
         if not written_chunks(record).all():
             raise ShowerDataError(
                 "not every chunk was written", path=describe(location)
             )
+        for key, value in (attributes or {}).items():
+            group.attrs[key] = value
 
 
 def save_rows(
@@ -160,6 +170,7 @@ def write_blocks(
     chunk: int,
     blocks: list[int],
     progress: bool,
+    scheduler: Any = None,
 ) -> None:
     """Write the listed blocks of rows ``start ...`` cut at the store's shard edges.
 
@@ -174,7 +185,7 @@ def write_blocks(
     if any(is_lazy_array(values) for values in fields.values()):
         arrays = aligned_arrays(fields, lengths)
         tasks = write_tasks(location_of(group), arrays, start, blocks)
-        run_writes(tasks, count, progress, done)
+        run_writes(tasks, count, progress, WRITE_LAYER, done, scheduler)
         return
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int).tolist()
     datasets = {DATASET_OF_FIELD.get(n, n): v for n, v in fields.items()}
@@ -225,44 +236,10 @@ def write_tasks(
     token = tokenize(
         describe(location), names, [a.name for a in arrays.values()], start
     )
-    layer = f"write-zarr-{token}"
+    layer = f"{WRITE_LAYER}{token}"
     tasks: dict[Any, Any] = {}
     for i in blocks:
         values = [(a.name, i, *(0,) * (a.ndim - 1)) for a in arrays.values()]
         tasks[(layer, i)] = (write_chunk, location, start + offsets[i], names, *values)
     graph = HighLevelGraph.from_collections(layer, tasks, list(arrays.values()))
     return [Delayed((layer, i), graph, layer=layer) for i in blocks]
-
-
-class _CountWrites(Callback):
-    """Advance a progress bar as write tasks finish (local schedulers)."""
-
-    def __init__(self, bar: Any) -> None:
-        super().__init__()
-        self.bar = bar
-
-    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
-        if isinstance(key, tuple) and str(key[0]).startswith("write-zarr-"):
-            self.bar.update(int(result))
-
-
-def run_writes(tasks: list[Delayed], total: int, progress: bool, done: int = 0) -> None:
-    """Run write tasks on the active scheduler, with a progress bar of showers."""
-    if not tasks:
-        return
-    bar = progress_bar(
-        progress, total=total, initial=done, unit="showers", desc="writing"
-    )
-    try:
-        client = active_client()
-        if client is None:
-            with _CountWrites(bar):
-                compute(*tasks)
-            return
-        from distributed import as_completed
-
-        futures = client.compute(tasks)
-        for future in as_completed(futures):
-            bar.update(future.result())
-    finally:
-        bar.close()
