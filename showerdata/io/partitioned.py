@@ -28,6 +28,7 @@ import numpy as np
 from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
+from dask.local import get_sync
 from dask.optimization import cull
 from dask.utils import parse_bytes
 
@@ -132,7 +133,8 @@ def write_part(job: PartJob) -> int:
         False,
         False,
         job.chunk_length,
-        scheduler="sync",
+        # The function, not "sync": by name, dask warns where a Client is active.
+        scheduler=get_sync,
         attributes=job.attributes,
     )
     return len(next(iter(job.fields.values())))
