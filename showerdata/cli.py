@@ -104,8 +104,22 @@ def _single_input(path: str, command: str) -> None:
 
 def _check_output(path: str, overwrite: bool, inputs: Iterable[str] = ()) -> None:
     """Fail before any work if ``path`` may not or cannot be written."""
+    from .io.patterns import check_pattern, existing_parts, index_path, is_pattern
+
     if "://" in path:
         return  # an object store: the save checks it
+    if is_pattern(path):
+        # The save checks every file of the pattern against the inputs
+        # before it writes any; here the first, and what is there already.
+        check_pattern(path)
+        there = [*dict(sorted(existing_parts(path).items())).values(), index_path(path)]
+        there = [p for p in there if os.path.exists(p)]
+        if there and not overwrite:
+            raise FileExistsError(
+                f"{there[0]} already exists; use --overwrite to replace the files "
+                "of the pattern."
+            )
+        path, overwrite = path.format(0), True
     for source in _input_files(inputs):
         if "://" in source:
             continue
@@ -152,10 +166,28 @@ def _save(
     output: str,
     overwrite: bool,
     metadata: dict[str, Any],
+    showers_per_file: int | None = None,
 ) -> None:
-    """Stream ``showers`` to ``output`` and set its attributes, all or nothing."""
-    from .io.api import save
+    """Stream ``showers`` to ``output`` and set its attributes, all or nothing.
 
+    To a pattern: every file gets the attributes before it appears.
+    """
+    from .io.api import save
+    from .io.patterns import is_pattern
+
+    if is_pattern(output):
+        from .io.partitioned import save_pattern
+
+        save_pattern(
+            showers,
+            output,
+            overwrite,
+            run.progress,
+            False,
+            showers_per_file,
+            attributes=metadata,
+        )
+        return
     save(showers, output, overwrite=overwrite, progress=run.progress)
     _set_metadata(output, metadata)
 
@@ -257,7 +289,7 @@ def _derive(
     with execution(_options(args)) as run:
         showers = build(run, run.load(args.input))
         carried = {**_carried_metadata([args.input]), **(metadata or {})}
-        _save(run, showers, args.output, args.overwrite, carried)
+        _save(run, showers, args.output, args.overwrite, carried, args.showers_per_file)
     print(run.summary(len(showers), f"{what} into {args.output}"))
     return 0
 
@@ -338,7 +370,7 @@ def _generate(args: argparse.Namespace) -> int:
             num_features=args.features,
             pdg=args.pdg,
         )
-        _save(run, showers, args.output, args.overwrite, {})
+        _save(run, showers, args.output, args.overwrite, {}, args.showers_per_file)
     print(run.summary(args.showers, f"generated {args.output}"))
     return 0
 
@@ -358,8 +390,10 @@ def _index(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace) -> int:
     from .io.api import get_file_length
     from .io.convert import convert
+    from .io.patterns import index_path, is_pattern
 
-    _single_input(args.source, "convert")
+    if not is_pattern(args.destination):
+        _single_input(args.source, "convert")
     _check_inputs([args.source])
     _check_output(args.destination, args.overwrite, [args.source])
     with execution(_options(args)) as run, run.chunking_for(args.source):
@@ -368,8 +402,12 @@ def _convert(args: argparse.Namespace) -> int:
             args.destination,
             overwrite=args.overwrite,
             progress=run.progress,
+            showers_per_file=args.showers_per_file,
         )
-    count = get_file_length(args.destination)
+    written = args.destination
+    if is_pattern(written):
+        written = index_path(written)
+    count = get_file_length(written)
     print(run.summary(count, f"converted into {args.destination}"))
     return 0
 
@@ -556,11 +594,30 @@ def _add_derived(
         help=help_text,
     )
     command.add_argument("input", help="shower file to read")
-    command.add_argument("output", help="file to write")
+    command.add_argument("output", help=f"file to write, {PATTERN_HELP}")
     command.add_argument(
         "--overwrite", action="store_true", help="replace the output if it exists"
     )
+    _add_showers_per_file(command)
     return command
+
+
+#: How the help of a command that writes describes an output pattern.
+PATTERN_HELP = (
+    "or a pattern like 'out/part-{:05d}.h5' (.zarr: stores): one file per group "
+    "of chunks, written in parallel, and an index beside them"
+)
+
+
+def _add_showers_per_file(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--showers-per-file",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with an output pattern: at most N showers per file (whole chunks; "
+        "default about 1 GiB of padded showers)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -686,12 +743,13 @@ def parser() -> argparse.ArgumentParser:
         parents=[common, _execution_options()],
         help="write a seeded toy production",
     )
-    generate.add_argument("output")
+    generate.add_argument("output", help=f"file to write, {PATTERN_HELP}")
     generate.add_argument("--showers", type=int, default=10_000)
     generate.add_argument("--max-points", type=int, default=2000)
     generate.add_argument("--features", type=int, choices=(4, 5), default=5)
     generate.add_argument("--pdg", type=int, default=22)
     generate.add_argument("--overwrite", action="store_true")
+    _add_showers_per_file(generate)
     generate.set_defaults(run=_generate, seed=0)
 
     index = commands.add_parser(
@@ -716,11 +774,16 @@ def parser() -> argparse.ArgumentParser:
         parents=[common, _execution_options()],
         help="convert between HDF5 and zarr (the format follows the path)",
     )
-    convert.add_argument("source", help="file or store to read")
-    convert.add_argument("destination", help="path to write; .zarr: a zarr store")
+    convert.add_argument(
+        "source", help="file or store to read (to a pattern: or a production)"
+    )
+    convert.add_argument(
+        "destination", help=f"path to write; .zarr: a zarr store; {PATTERN_HELP}"
+    )
     convert.add_argument(
         "--overwrite", action="store_true", help="replace the destination"
     )
+    _add_showers_per_file(convert)
     convert.set_defaults(run=_convert)
 
     demo = commands.add_parser(

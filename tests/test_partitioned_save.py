@@ -332,3 +332,56 @@ def test_a_write_task_carries_only_the_tasks_of_its_file(showers):
     whole = len(dict(lazy.points.__dask_graph__()))
     piece = _part_fields({"points": lazy.points}, 0, 10)["points"]
     assert len(dict(piece.__dask_graph__())) <= whole / 10
+
+
+def _cli(*arguments: str) -> int:
+    from showerdata.cli import main
+
+    return main([*arguments, "--quiet"])
+
+
+@pytest.mark.parametrize("command", [["filter", "--ecal-threshold", "0.3"], ["shift"]])
+def test_commands_write_an_output_pattern(tmp_path, showers, command, capsys):
+    source = tmp_path / "source.h5"
+    showers.chunk(CHUNKS).save(source)
+    showerdata.add_metadata(source, {"campaign": "test"})
+    name, *options = command
+    single, pattern = str(tmp_path / "one.h5"), str(tmp_path / "part-{:02d}.h5")
+    assert _cli(name, str(source), single, *options, "--chunk-size", "50") == 0
+    arguments = [name, str(source), pattern, *options, "--chunk-size", "50"]
+    assert _cli(*arguments, "--showers-per-file", "100") == 0
+    assert _part_names(tmp_path) == ["part-00.h5", "part-01.h5"]
+    for part in ("part-00.h5", "part-01.h5"):  # attributes carried to every file
+        assert showerdata.load_metadata(tmp_path / part)["campaign"] == "test"
+    assert_showers_equal(
+        showerdata.load(tmp_path / "part.index.json"), showerdata.load(single).compute()
+    )
+    capsys.readouterr()
+    assert _cli(*arguments) == 1  # the files exist: refused, named
+    assert "part-00.h5 already exists; use --overwrite" in capsys.readouterr().err
+
+
+def test_convert_a_production_to_a_pattern_of_zarr_stores(tmp_path, showers, capsys):
+    showerdata.save(showers.chunk(CHUNKS), tmp_path / "part-{}.h5", showers_per_file=50)
+    showerdata.add_metadata(tmp_path / "part-1.h5", {"only": "here"})
+    assert (
+        _cli("convert", str(tmp_path / "part-*.h5"), str(tmp_path / "s-{}.zarr")) == 0
+    )
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith("s")) == [
+        "s-0.zarr",
+        "s.index.json",
+    ]
+    assert_showers_equal(showerdata.load(tmp_path / "s-0.zarr"), showers)
+    assert "only" not in showerdata.load_metadata(tmp_path / "s-0.zarr")
+    # Into the pattern it reads from: refused before anything is written.
+    assert (
+        _cli(
+            "convert",
+            str(tmp_path / "part-*.h5"),
+            str(tmp_path / "part-{}.h5"),
+            "--overwrite",
+        )
+        == 1
+    )
+    error = capsys.readouterr().err
+    assert "part-0.h5" in error and "input" in error

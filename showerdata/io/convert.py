@@ -19,7 +19,9 @@ from .api import (
 )
 from .backends import backend_for, is_zarr
 from .files import forget, opened
+from .inputs import is_many
 from .lazy import require_numeric_dataset
+from .patterns import is_pattern
 
 #: Rows of an observable copied at once.
 ROWS_PER_COPY = 2**18
@@ -31,6 +33,7 @@ def convert(
     overwrite: bool = False,
     *,
     progress: bool = False,
+    showers_per_file: int | None = None,
 ) -> None:
     """Copy a shower file to another format (or the same), value for value.
 
@@ -49,6 +52,12 @@ def convert(
         Replace an existing destination.
     progress : bool
         Show progress bars.
+    showers_per_file : int, optional
+        For a destination pattern (``out/part-{:05d}.h5``): as in
+        :func:`showerdata.save`. A pattern takes the showers (or incident
+        particles) and the root attributes of a file or of a production
+        (glob, list, directory, index file) whose files hold no targets and
+        no observables.
 
     Notes
     -----
@@ -57,6 +66,11 @@ def convert(
     int32, the layout's dtype (0.7 wrote ``shape`` from ``save`` and some
     targets' ``num_points`` as int64); their values are equal.
     """
+    if is_pattern(destination):
+        _convert_to_pattern(
+            source, os.fspath(destination), overwrite, progress, showers_per_file
+        )
+        return
     source, destination = os.fspath(source), os.fspath(destination).rstrip("/")
     if os.path.abspath(source) == os.path.abspath(destination):
         raise ValueError(f"convert: source and destination are both '{source}'.")
@@ -89,6 +103,46 @@ def _copy(source: str, destination: str, progress: bool) -> None:
     if has_observables:
         _copy_observables(source, destination)
     add_metadata(destination, load_metadata(source))
+
+
+def _convert_to_pattern(
+    source: PathLike,
+    pattern: str,
+    overwrite: bool,
+    progress: bool,
+    showers_per_file: int | None,
+) -> None:
+    from .inputs import expand_inputs, is_index
+    from .partitioned import save_pattern
+
+    if is_index(source):
+        from .index import read_index
+
+        files = [entry.location for entry in read_index(os.fspath(source))[0]]
+    else:
+        files = expand_inputs(source) if is_many(source) else [source]
+    has_showers = True
+    for path in files:
+        with opened(path) as file:
+            has_showers = "shape" in file
+            extra = _target_keys(file) + (
+                ["observables"] if "observables" in file else []
+            )
+        if extra:
+            raise ValueError(
+                f"convert to a pattern copies showers and root attributes; "
+                f"'{path}' also holds {', '.join(extra)}: convert it to one file."
+            )
+    data = load(source) if has_showers else load_inc_particles(source)
+    save_pattern(
+        data,
+        pattern,
+        overwrite,
+        progress,
+        False,
+        showers_per_file,
+        attributes=load_metadata(source),
+    )
 
 
 def _target_keys(file: object) -> list[str]:
