@@ -12,7 +12,13 @@ Measures, each in a fresh interpreter so imports and caches do not carry over:
 - a full read of a production against the sum of reading its files one by
   one (target >= 0.9x as fast);
 - peak RSS of opening and reading 10,000 files against 100 files holding the
-  same showers (target <= 1.2x).
+  same showers (target <= 1.2x);
+- a partitioned HDF5 save (``save(showers, "out/part-{:03d}.h5")``) on a
+  ``LocalCluster`` of 2 single-threaded worker processes against a save of
+  the same showers to one file, on the default threads and on the same
+  cluster (target >= 1.6x as fast). The clusters are started before the
+  clock starts, as a user's is; their workers preload ``showerdata.workers``
+  as the command line's do.
 
 Files are written once under ``benchmarks/data/productions/`` (copies of one
 seeded file, so making 10,000 takes seconds).
@@ -44,6 +50,29 @@ elif what == "read":
     dask.compute(*showers._fields().values())
 elif what == "compute":
     showerdata.load(source).compute()
+elif what.startswith("save-"):
+    _, target, where = what.split("-")
+    cluster = client = None
+    if where == "cluster":
+        from distributed import Client, LocalCluster
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=None, host="127.0.0.1",
+                               preload=["showerdata.workers"])
+        client = Client(cluster)
+    output = sys.argv[3]
+    showers = showerdata.load(source, chunks=int(sys.argv[4]))
+    began = time.perf_counter()
+    if target == "parts":
+        showerdata.save(showers, output + "/part-{:03d}.h5",
+                        showers_per_file=int(sys.argv[5]))
+    else:
+        showerdata.save(showers, output + "/all.h5")
+    seconds = time.perf_counter() - began
+    if client is not None:
+        client.close(); cluster.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": seconds, "rss": rss}))
+    sys.exit(0)
 elif what == "read-singles":
     for path in sorted(glob.glob(source), key=natural_key):
         part = showerdata.load(path)
@@ -74,10 +103,10 @@ def production(files: int, showers: int, max_points: int) -> Path:
     return directory
 
 
-def child(what: str, source: str) -> dict[str, float]:
+def child(what: str, source: str, *extra: str) -> dict[str, float]:
     """Run one measurement in a fresh interpreter."""
     output = subprocess.run(
-        [sys.executable, "-c", CHILD, what, source],
+        [sys.executable, "-c", CHILD, what, source, *extra],
         capture_output=True,
         text=True,
         check=True,
@@ -86,19 +115,74 @@ def child(what: str, source: str) -> dict[str, float]:
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def best(what: str, source: str, repeat: int) -> dict[str, float]:
-    runs = [child(what, source) for _ in range(repeat)]
+def best(what: str, source: str, repeat: int, *extra: str) -> dict[str, float]:
+    runs = [child(what, source, *extra) for _ in range(repeat)]
     return min(runs, key=lambda run: run["seconds"])
+
+
+def partitioned_save(quick: bool, repeat: int) -> list[tuple[str, str, str]]:
+    """Rows of the partitioned HDF5 save against single-file saves."""
+    showers = 4_000 if quick else 16_000
+    source = production(1, showers, 500) / "part-0.h5"
+    output = DATA / "saved"
+    chunk, per_file = str(showers // 16), str(showers // 8)
+    times = {}
+    for what in (
+        "save-single-threads",
+        "save-parts-threads",
+        "save-single-cluster",
+        "save-parts-cluster",
+    ):
+        runs = []
+        for _ in range(repeat):
+            shutil.rmtree(output, ignore_errors=True)
+            output.mkdir(parents=True)
+            runs.append(
+                child(what, str(source), str(output), chunk, per_file)["seconds"]
+            )
+        times[what] = min(runs)
+    shutil.rmtree(output, ignore_errors=True)
+    parts = times["save-parts-cluster"]
+    text = f"{showers:,} showers, P=500, 8 files"
+    return [
+        (
+            f"partitioned HDF5 save, 2 workers, vs one file on threads ({text})",
+            f"{times['save-single-threads'] / parts:.2f}x as fast "
+            f"({parts:.2f} s vs {times['save-single-threads']:.2f} s)",
+            ">= 1.6x",
+        ),
+        (
+            "partitioned HDF5 save, 2 threads, vs one file on threads",
+            f"{times['save-single-threads'] / times['save-parts-threads']:.2f}x as "
+            f"fast ({times['save-parts-threads']:.2f} s)",
+            "(for information)",
+        ),
+        (
+            "partitioned HDF5 save, 2 workers, vs one file on the same cluster",
+            f"{times['save-single-cluster'] / parts:.2f}x as fast "
+            f"({parts:.2f} s vs {times['save-single-cluster']:.2f} s)",
+            ">= 1.6x",
+        ),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, smaller files")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--only-save", action="store_true", help="only the partitioned save"
+    )
     args = parser.parse_args()
     few, many = (200, 1_000) if args.quick else (1_000, 10_000)
-    rows = []
+    rows = partitioned_save(args.quick, args.repeat)
+    if args.only_save:
+        few = 0
 
+    for row in [] if few else rows:
+        print("| " + " | ".join(row) + " |")
+    if not few:
+        return
     opened = production(few, 20, 30)
     run = best("open", str(opened / "part-*.h5"), args.repeat)
     per_file = run["seconds"] / few * 1e3

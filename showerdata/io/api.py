@@ -308,7 +308,17 @@ def save_batch(data: Showers, path: PathLike, start: int = 0) -> None:
     -----
     HDF5 rows are written in place, so a writer killed midway leaves some rows
     of the batch unreadable. Rerunning the same ``save_batch`` repairs them.
+
+    An output pattern (``out/part-{:05d}.h5``) does not apply: ``save_batch``
+    fills rows of one file made beforehand. Jobs that each write their own
+    showers can each :func:`save` to a file of their own (or a pattern) and
+    be read back as one production with :func:`load`.
     """
+    if is_pattern(path):
+        raise ValueError(
+            f"save_batch writes into one existing file, not a pattern ('{path}'); "
+            "save() writes to a pattern."
+        )
     path = _path(path)
     with opened(path) as file:
         if "shape" not in file:  # 0.7 looked for nothing else first
