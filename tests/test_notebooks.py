@@ -15,6 +15,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+import showerdata
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 KERNEL = "showerdata-tests"
 
@@ -120,6 +122,12 @@ def test_distributed_run_runs(tmp_path, kernel):
     assert "dashboard: http://127.0.0.1:" in text
     assert "ILD cells" in text
     assert figures_in(outputs) >= 1
+    assert "from 4 files" in text  # the toy production, opened as one
+    parts = sorted(p.name for p in (tmp_path / "clustered").iterdir())
+    assert parts == [f"part-{k:03d}.h5" for k in range(4)] + ["part.index.json"]
+    assert len(showerdata.load(tmp_path / "clustered" / "part-*.h5")) == len(
+        showerdata.load(tmp_path / "clustered.zarr")
+    )
     store = tmp_path / "clustered.zarr"
     assert store.is_dir(), "clustered.zarr is not a zarr store (a directory)"
     assert (store / "zarr.json").is_file()
