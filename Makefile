@@ -42,7 +42,7 @@ endif
 run_suite = SHOWERDATA_V07_PYTHON=$(PY_V07) $(1)/bin/python -m pytest -q \
 	--ignore=tests/test_docs.py
 
-.PHONY: test test-lowest test-newest test-docs demo bench lint clean docs
+.PHONY: test test-lowest test-newest test-docs demo bench bench-productions lint clean docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,11 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed $(VENV_V07)/.installed
 	SHOWERDATA_V07_PYTHON=$(PY_V07) $(PY) benchmarks/run.py
+
+# Productions of many files (issue 18): opening 1,000 and 10,000 files, reads,
+# peak RSS, partitioned saves on a LocalCluster. Several minutes; not in bench.
+bench-productions: $(VENV)/.installed
+	$(PY) benchmarks/productions.py
 
 clean:
 	rm -rf $(VENV) $(VENV_LOWEST) $(VENV_NEWEST) $(VENV_V07) build *.egg-info \
