@@ -102,10 +102,21 @@ def _single_input(path: str, command: str) -> None:
         )
 
 
-def _check_output(path: str, overwrite: bool, inputs: Iterable[str] = ()) -> None:
-    """Fail before any work if ``path`` may not or cannot be written."""
+def _check_output(
+    path: str, overwrite: bool, inputs: Iterable[str] = (), resume: bool = False
+) -> None:
+    """Fail before any work if ``path`` may not or cannot be written.
+
+    ``resume`` (an output pattern only): files of the pattern may exist; the
+    save keeps those that are complete.
+    """
     from .io.patterns import check_pattern, existing_parts, index_path, is_pattern
 
+    if resume and not is_pattern(path):
+        raise CommandError(
+            f"--resume applies to an output pattern like 'out/part-{{:05d}}.h5', "
+            f"not '{path}'."
+        )
     if "://" in path:
         return  # an object store: the save checks it
     if is_pattern(path):
@@ -114,7 +125,7 @@ def _check_output(path: str, overwrite: bool, inputs: Iterable[str] = ()) -> Non
         check_pattern(path)
         there = [*dict(sorted(existing_parts(path).items())).values(), index_path(path)]
         there = [p for p in there if os.path.exists(p)]
-        if there and not overwrite:
+        if there and not (overwrite or resume):
             raise FileExistsError(
                 f"{there[0]} already exists; use --overwrite to replace the files "
                 "of the pattern."
@@ -167,6 +178,7 @@ def _save(
     overwrite: bool,
     metadata: dict[str, Any],
     showers_per_file: int | None = None,
+    resume: bool = False,
 ) -> None:
     """Stream ``showers`` to ``output`` and set its attributes, all or nothing.
 
@@ -183,7 +195,7 @@ def _save(
             output,
             overwrite,
             run.progress,
-            False,
+            resume,
             showers_per_file,
             attributes=metadata,
         )
@@ -285,11 +297,19 @@ def _derive(
 ) -> int:
     """Read ``args.input``, transform it lazily, stream it to ``args.output``."""
     _check_inputs([args.input])
-    _check_output(args.output, args.overwrite, [args.input])
+    _check_output(args.output, args.overwrite, [args.input], args.resume)
     with execution(_options(args)) as run:
         showers = build(run, run.load(args.input))
         carried = {**_carried_metadata([args.input]), **(metadata or {})}
-        _save(run, showers, args.output, args.overwrite, carried, args.showers_per_file)
+        _save(
+            run,
+            showers,
+            args.output,
+            args.overwrite,
+            carried,
+            args.showers_per_file,
+            args.resume,
+        )
     print(run.summary(len(showers), f"{what} into {args.output}"))
     return 0
 
@@ -360,7 +380,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from .toy import toy_showers
 
-    _check_output(args.output, args.overwrite)
+    _check_output(args.output, args.overwrite, resume=args.resume)
     with execution(_options(args)) as run:
         showers = toy_showers(
             args.showers,
@@ -370,7 +390,15 @@ def _generate(args: argparse.Namespace) -> int:
             num_features=args.features,
             pdg=args.pdg,
         )
-        _save(run, showers, args.output, args.overwrite, {}, args.showers_per_file)
+        _save(
+            run,
+            showers,
+            args.output,
+            args.overwrite,
+            {},
+            args.showers_per_file,
+            args.resume,
+        )
     print(run.summary(args.showers, f"generated {args.output}"))
     return 0
 
@@ -395,7 +423,7 @@ def _convert(args: argparse.Namespace) -> int:
     if not is_pattern(args.destination):
         _single_input(args.source, "convert")
     _check_inputs([args.source])
-    _check_output(args.destination, args.overwrite, [args.source])
+    _check_output(args.destination, args.overwrite, [args.source], args.resume)
     with execution(_options(args)) as run, run.chunking_for(args.source):
         convert(
             args.source,
@@ -403,6 +431,7 @@ def _convert(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=run.progress,
             showers_per_file=args.showers_per_file,
+            resume=args.resume,
         )
     written = args.destination
     if is_pattern(written):
@@ -598,7 +627,7 @@ def _add_derived(
     command.add_argument(
         "--overwrite", action="store_true", help="replace the output if it exists"
     )
-    _add_showers_per_file(command)
+    _add_pattern_options(command)
     return command
 
 
@@ -609,7 +638,7 @@ PATTERN_HELP = (
 )
 
 
-def _add_showers_per_file(command: argparse.ArgumentParser) -> None:
+def _add_pattern_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--showers-per-file",
         type=int,
@@ -617,6 +646,12 @@ def _add_showers_per_file(command: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with an output pattern: at most N showers per file (whole chunks; "
         "default about 1 GiB of padded showers)",
+    )
+    command.add_argument(
+        "--resume",
+        action="store_true",
+        help="with an output pattern: finish an interrupted run, keeping the files "
+        "it completed",
     )
 
 
@@ -749,7 +784,7 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--features", type=int, choices=(4, 5), default=5)
     generate.add_argument("--pdg", type=int, default=22)
     generate.add_argument("--overwrite", action="store_true")
-    _add_showers_per_file(generate)
+    _add_pattern_options(generate)
     generate.set_defaults(run=_generate, seed=0)
 
     index = commands.add_parser(
@@ -783,7 +818,7 @@ def parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--overwrite", action="store_true", help="replace the destination"
     )
-    _add_showers_per_file(convert)
+    _add_pattern_options(convert)
     convert.set_defaults(run=_convert)
 
     demo = commands.add_parser(

@@ -385,3 +385,29 @@ def test_convert_a_production_to_a_pattern_of_zarr_stores(tmp_path, showers, cap
     )
     error = capsys.readouterr().err
     assert "part-0.h5" in error and "input" in error
+
+
+def test_the_command_line_resumes_an_interrupted_pattern(tmp_path, showers, capsys):
+    source = tmp_path / "source.h5"
+    showers.chunk(CHUNKS).save(source)
+    out = tmp_path / "out"
+    out.mkdir()
+    arguments = ["shift", str(source), str(out / "part-{}.h5"), "--chunk-size", "50"]
+    assert _cli(*arguments, "--showers-per-file", "50") == 0
+    # As an interrupted run leaves it: some files complete, no index.
+    os.remove(out / "part-2.h5")
+    os.remove(out / "part.index.json")
+    kept = {n: os.stat(out / n).st_mtime_ns for n in _part_names(out)}
+    capsys.readouterr()
+    assert _cli(*arguments, "--showers-per-file", "50") == 1  # exists: refused
+    assert "--overwrite" in capsys.readouterr().err
+    assert _cli(*arguments, "--showers-per-file", "50", "--resume") == 0
+    assert _part_names(out) == [f"part-{k}.h5" for k in range(4)]
+    assert {n: os.stat(out / n).st_mtime_ns for n in kept} == kept
+    single = str(tmp_path / "one.h5")
+    assert _cli("shift", str(source), single, "--chunk-size", "50") == 0
+    assert_showers_equal(
+        showerdata.load(out / "part.index.json"), showerdata.load(single).compute()
+    )
+    assert _cli("shift", str(source), single, "--resume") == 1
+    assert "--resume applies to an output pattern" in capsys.readouterr().err

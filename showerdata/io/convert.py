@@ -34,6 +34,7 @@ def convert(
     *,
     progress: bool = False,
     showers_per_file: int | None = None,
+    resume: bool = False,
 ) -> None:
     """Copy a shower file to another format (or the same), value for value.
 
@@ -58,6 +59,9 @@ def convert(
         particles) and the root attributes of a file or of a production
         (glob, list, directory, index file) whose files hold no targets and
         no observables.
+    resume : bool
+        For a destination pattern: keep the files an interrupted conversion
+        completed, as in :func:`showerdata.save`.
 
     Notes
     -----
@@ -68,9 +72,16 @@ def convert(
     """
     if is_pattern(destination):
         _convert_to_pattern(
-            source, os.fspath(destination), overwrite, progress, showers_per_file
+            source,
+            os.fspath(destination),
+            overwrite,
+            progress,
+            showers_per_file,
+            resume,
         )
         return
+    if resume:
+        raise ValueError("resume=True applies to a destination pattern.")
     source, destination = os.fspath(source), os.fspath(destination).rstrip("/")
     if os.path.abspath(source) == os.path.abspath(destination):
         raise ValueError(f"convert: source and destination are both '{source}'.")
@@ -111,6 +122,7 @@ def _convert_to_pattern(
     overwrite: bool,
     progress: bool,
     showers_per_file: int | None,
+    resume: bool,
 ) -> None:
     from .inputs import expand_inputs, is_index
     from .partitioned import save_pattern
@@ -139,7 +151,7 @@ def _convert_to_pattern(
         pattern,
         overwrite,
         progress,
-        False,
+        resume,
         showers_per_file,
         attributes=load_metadata(source),
     )
