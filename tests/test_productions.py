@@ -508,3 +508,13 @@ def test_a_bad_shower_is_located_in_its_file(tmp_path, good):
     np.testing.assert_array_equal(  # the other showers stay readable
         showers[:BAD_N].points.compute(), good[1].points
     )
+
+
+def test_an_index_gets_the_mode_of_the_files_beside_it(tmp_path):
+    # A production is shared: the index must be as readable as the data files,
+    # that is, take its mode from the umask like them.
+    index = _indexed(tmp_path)
+    data_mode = os.stat(tmp_path / "p-0.h5").st_mode & 0o777
+    assert os.stat(index).st_mode & 0o777 == data_mode
+    assert data_mode & 0o044  # readable by others under the usual umask
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".partial")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import uuid
 from typing import Any
 
 import numpy as np
@@ -68,9 +68,12 @@ def write_index(inputs: Any, output: str | os.PathLike[str]) -> int:
         ],
     }
     text = json.dumps(document, separators=(",", ":"))
-    handle, temporary = tempfile.mkstemp(
-        dir=base, prefix=f".{os.path.basename(output)}.", suffix=".partial"
+    temporary = os.path.join(
+        base, f".{os.path.basename(output)}.{uuid.uuid4().hex}.partial"
     )
+    # os.open with 0o666 leaves the mode to the umask, as for the data files
+    # (mkstemp would make the index readable by its owner only).
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
