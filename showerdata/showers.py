@@ -9,6 +9,7 @@ import numpy as np
 from dask.utils import format_bytes
 from numpy.typing import ArrayLike
 
+from .attributes import shared_attributes
 from .bundle import Bundle, align_lazy, as_field, is_lazy_array
 from .deferred import dask_array as da
 from .graphs import rechunk, rows_blockwise
@@ -107,6 +108,9 @@ class IncidentParticles(Bundle):
         PDG identifier(s); an int is used for every particle.
     directions : array_like, shape (N, 3), optional
         Unit vectors of the incident directions; default (0, 0, 1).
+    attrs : dict, optional
+        Metadata, written as root attributes by ``save`` (see
+        :attr:`Showers.attrs`).
 
     Notes
     -----
@@ -124,6 +128,8 @@ class IncidentParticles(Bundle):
         energies: ArrayLike,
         pdg: ArrayLike | int,
         directions: ArrayLike | None = None,
+        *,
+        attrs: dict[str, Any] | None = None,
     ) -> None:
         energies = as_field(energies, np.float32)
         _check_known_shape("energies", energies)
@@ -145,7 +151,7 @@ class IncidentParticles(Bundle):
         _check_shapes(fields, self._row_shapes(length), _V07_PARTICLES_SHAPE_MESSAGES)
         if any(is_lazy_array(f) for f in fields.values()):
             fields = align_lazy(fields)
-        Bundle.__init__(self)
+        Bundle.__init__(self, attrs)
         for name, value in fields.items():
             setattr(self, name, value)
         self._remember_fields()
@@ -181,6 +187,8 @@ class Showers(Bundle):
         Number of real points per shower; default: counted from ``points``.
     copy : bool, optional
         Copy numpy inputs (as :func:`numpy.asarray` ``copy=``).
+    attrs : dict, optional
+        Provenance and user metadata (see :attr:`attrs`).
 
     Notes
     -----
@@ -219,6 +227,8 @@ class Showers(Bundle):
         shower_ids: ArrayLike | None = None,
         num_points: ArrayLike | None = None,
         copy: bool | None = None,
+        *,
+        attrs: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(points, tuple) and len(points) == 0:
             points = np.empty((0, 0, 5), dtype=np.float32)
@@ -271,7 +281,7 @@ class Showers(Bundle):
             )
         else:
             check_points(points, num_points, dataset="points")
-        Bundle.__init__(self)
+        Bundle.__init__(self, attrs)
         for name, value in fields.items():
             setattr(self, name, value)
         self._remember_fields()
@@ -336,7 +346,8 @@ class Showers(Bundle):
     def inc_particles(self) -> IncidentParticles:
         """The incident particles of these showers, lazy or in memory like them."""
         return IncidentParticles._from_fields(
-            {"energies": self.energies, "pdg": self.pdg, "directions": self.directions}
+            {"energies": self.energies, "pdg": self.pdg, "directions": self.directions},
+            attrs=self.attrs,
         )
 
     def copy(self) -> Showers:
@@ -352,10 +363,12 @@ class Showers(Bundle):
                 for name, a in self._fields().items()
             }
             return Showers._from_fields(
-                fields, source=self._source, origin=self._origin
+                fields, source=self._source, origin=self._origin, attrs=self.attrs
             )
         return Showers._from_fields(
-            {k: v.copy() for k, v in self._fields().items()}, origin=self._origin
+            {k: v.copy() for k, v in self._fields().items()},
+            origin=self._origin,
+            attrs=self.attrs,
         )
 
     def __add__(self, other: Showers) -> Showers:
@@ -430,7 +443,8 @@ def concatenate(data: Iterable[Showers]) -> Showers:
     Returns
     -------
     Showers
-        The concatenated showers.
+        The concatenated showers; their ``attrs`` are those every input has
+        with the same value.
     """
     parts = [s for s in data if not s.is_empty]
     if not parts:
@@ -443,6 +457,7 @@ def concatenate(data: Iterable[Showers]) -> Showers:
         )
     if len(parts) == 1:
         return parts[0].copy()
+    attrs = shared_attributes(s.attrs for s in parts)
     max_points = max(s.max_points for s in parts)
     lazy = any(s.is_lazy for s in parts)
     lib = da if lazy else np
@@ -465,4 +480,4 @@ def concatenate(data: Iterable[Showers]) -> Showers:
     }
     if lazy:
         fields["points"] = rechunk(fields["points"], {1: -1, 2: -1})
-    return Showers._from_fields(fields)
+    return Showers._from_fields(fields, attrs=attrs)

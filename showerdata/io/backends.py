@@ -75,8 +75,14 @@ class Backend(Protocol):
         overwrite: bool,
         progress: bool,
         resume: bool,
+        chunk_length: int,
+        attributes: Mapping[str, Any],
     ) -> None:
-        """Write aligned fields to a new file (showers if ``shape`` is given)."""
+        """Write aligned fields to a new file (showers if ``shape`` is given).
+
+        ``attributes`` become root attributes, set before the file is
+        complete: a file never appears without them.
+        """
 
     def save_rows(self, fields: Mapping[str, Any], location: Any, start: int) -> None:
         """Write aligned fields into rows ``start ...`` of an existing file."""

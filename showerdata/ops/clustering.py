@@ -63,7 +63,20 @@ def cluster(
     Returns
     -------
     Showers
-        The clustered showers.
+        The clustered showers; their ``attrs`` record
+        ``clustered_for = detector_config.name``, which
+        :func:`~showerdata.observables.add_observables_to_file` reads from a
+        saved file to pick the geometry.
+
+    Examples
+    --------
+    >>> import showerdata
+    >>> showers = showerdata.toy_showers(100, seed=1)
+    >>> clustered = showerdata.cluster(showers, seed=7)
+    >>> clustered.attrs["clustered_for"]
+    'ILD'
+    >>> bool((clustered.num_points <= showers.num_points).all().compute())
+    True
     """
     if isinstance(processes, bool) or not isinstance(processes, (int, np.integer)):
         raise TypeError(f"processes must be an integer, got {processes!r}.")
@@ -76,4 +89,5 @@ def cluster(
         _cluster_block,
         geometry=detector_config,
         seed=seed if random_shift else None,
+        step={"clustered_for": detector_config.name},
     )

@@ -56,7 +56,8 @@ def shift(
     Returns
     -------
     Showers
-        The shifted showers.
+        The shifted showers. Forward, ``attrs["shifted"]`` names the geometry
+        whose displacement was removed; ``inverse=True`` removes that key.
 
     Raises
     ------
@@ -69,4 +70,5 @@ def shift(
         showers.directions,
         geometry=detector_config,
         inverse=bool(inverse),
+        step={"shifted": None if inverse else detector_config.name},
     )

@@ -100,11 +100,14 @@ def save_fields(
     progress: bool,
     resume: bool,
     chunk_length: int,
+    attributes: Mapping[str, Any],
 ) -> None:
     """Stream aligned fields, computed chunk by chunk, into a new file."""
     if resume:
         raise ValueError("resume=True applies to zarr stores only.")
     with new_file(location, overwrite) as file:
+        for key, value in attributes.items():
+            file.attrs[key] = value
         if shape is not None:
             # 0.7's save stored the shape tuple as h5py does: int64.
             create_showers_layout(file, shape, shape_dtype="int64")

@@ -102,6 +102,7 @@ def save_fields(
     progress: bool,
     resume: bool,
     chunk_length: int,
+    attributes: Mapping[str, Any],
 ) -> None:
     """Write aligned fields to a new store (showers if ``shape`` is given).
 
@@ -117,6 +118,8 @@ def save_fields(
         As in :func:`showerdata.save`.
     chunk_length : int
         Shard length to use unless the lazy fields have a regular chunking.
+    attributes : mapping of str to str, int, float or bool
+        Root attributes, set before the store is marked complete.
     """
     length = len(next(iter(fields.values())))
     chunk = uniform_chunk_length(list(fields.values()), chunk_length)
@@ -135,6 +138,7 @@ def save_fields(
             raise ShowerDataError(
                 "not every chunk was written", path=describe(location)
             )
+        group.attrs.update(attributes)
 
 
 def save_rows(
