@@ -22,17 +22,10 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import numpy as np
-
 from ._version import __version__
 from .execution import Execution, ExecutionOptions, execution
 from .inspection import describe_file, verify_file
 from .replacing import remove
-
-#: Attributes that describe the file rather than the showers (which version or
-#: format wrote it, what else it holds): not carried to a file derived from it.
-#: So are all ``showerdata_*`` attributes.
-NOT_CARRIED = frozenset({"observables_computed_for"})
 
 
 class CommandError(Exception):
@@ -123,41 +116,22 @@ def _check_output(path: str, overwrite: bool, inputs: Iterable[str] = ()) -> Non
 
 
 def _carried_metadata(paths: Sequence[str]) -> dict[str, Any]:
-    """Root attributes every input has with the same value (see NOT_CARRIED)."""
+    """Root attributes every input has with the same value, as ``save`` writes them.
+
+    (Loaded showers carry them as ``attrs``; a shuffle reads no ``Showers``.)
+    """
+    from .attributes import attrs_from_file, attrs_to_write, shared_attributes
     from .io.api import load_metadata
 
-    shared: dict[str, Any] | None = None
-    for path in paths:
-        attributes = {
-            key: value
-            for key, value in load_metadata(path).items()
-            if key not in NOT_CARRIED
-            and not key.startswith("showerdata_")
-            and isinstance(value, (str, int, float, bool, np.generic))
-        }
-        if shared is None:
-            shared = attributes
-        else:
-            shared = {
-                k: v
-                for k, v in shared.items()
-                if k in attributes and bool(attributes[k] == v)
-            }
-    return shared or {}
+    each = (attrs_from_file(load_metadata(path)) for path in paths)
+    return attrs_to_write(shared_attributes(each))
 
 
-def _save(
-    run: Execution,
-    showers: Any,
-    output: str,
-    overwrite: bool,
-    metadata: dict[str, Any],
-) -> None:
-    """Stream ``showers`` to ``output`` and set its attributes, all or nothing."""
+def _save(run: Execution, showers: Any, output: str, overwrite: bool) -> None:
+    """Stream ``showers`` to ``output``, their ``attrs`` as its attributes."""
     from .io.api import save
 
     save(showers, output, overwrite=overwrite, progress=run.progress)
-    _set_metadata(output, metadata)
 
 
 def _set_metadata(output: str, metadata: dict[str, Any]) -> None:
@@ -246,18 +220,18 @@ def _add_observables(args: argparse.Namespace) -> int:
 
 
 def _derive(
-    args: argparse.Namespace,
-    build: Callable[[Execution, Any], Any],
-    what: str,
-    metadata: dict[str, Any] | None = None,
+    args: argparse.Namespace, build: Callable[[Execution, Any], Any], what: str
 ) -> int:
-    """Read ``args.input``, transform it lazily, stream it to ``args.output``."""
+    """Read ``args.input``, transform it lazily, stream it to ``args.output``.
+
+    The input's attributes travel as the showers' ``attrs``, with what the
+    operation added (e.g. ``clustered_for``).
+    """
     _check_inputs([args.input])
     _check_output(args.output, args.overwrite, [args.input])
     with execution(_options(args)) as run:
         showers = build(run, run.load(args.input))
-        carried = {**_carried_metadata([args.input]), **(metadata or {})}
-        _save(run, showers, args.output, args.overwrite, carried)
+        _save(run, showers, args.output, args.overwrite)
     print(run.summary(len(showers), f"{what} into {args.output}"))
     return 0
 
@@ -289,7 +263,7 @@ def _cluster(args: argparse.Namespace) -> int:
             seed=run.seed,
         )
 
-    return _derive(args, build, "clustered", {"clustered_for": geometry.name})
+    return _derive(args, build, "clustered")
 
 
 def _filter(args: argparse.Namespace) -> int:
@@ -338,7 +312,7 @@ def _generate(args: argparse.Namespace) -> int:
             num_features=args.features,
             pdg=args.pdg,
         )
-        _save(run, showers, args.output, args.overwrite, {})
+        _save(run, showers, args.output, args.overwrite)
     print(run.summary(args.showers, f"generated {args.output}"))
     return 0
 
