@@ -190,8 +190,35 @@ class Showers(Bundle):
     attrs : dict, optional
         Provenance and user metadata (see :attr:`attrs`).
 
+    Attributes
+    ----------
+    points : array, shape (N, P, F), float32
+        Padded points; the first ``num_points[i]`` of shower ``i`` are real.
+    num_points : array, shape (N,), int32
+        Real points per shower (``_num_points`` is an alias, as in 0.7).
+    energies : array, shape (N, 1), float32
+        Incident energies [GeV].
+    directions : array, shape (N, 3), float32
+        Incident directions.
+    pdg : array, shape (N,), int32
+        PDG ids of the incident particles.
+    shower_ids : array, shape (N,), int32
+        Identifiers.
+    attrs : dict
+        Provenance and metadata (see :attr:`Bundle.attrs`).
+
+    The arrays are numpy arrays in memory and dask arrays, chunked alike
+    along the shower axis, when lazy.
+
     Notes
     -----
+    Indexing selects showers and keeps the form: ``s[i]`` (a
+    ``Showers`` of length 1), ``s[a:b:c]``, ``s[[i, j]]`` and ``s[mask]`` with a
+    boolean mask of length N. Negative indices count from the end; a ``stop``
+    past the end clips. On showers fresh from :func:`~showerdata.load` the
+    selection is pushed down to the file: ``load(p)[7_000_123].compute()``
+    reads one shower. ``len(s)`` is N; iterating gives one shower at a time.
+
     If any input is a dask array the object is *lazy*: every field becomes a
     dask array chunked like that input, and the data checks run chunk by chunk
     when the data is computed or written. Otherwise it is *in memory* and the
@@ -207,6 +234,30 @@ class Showers(Bundle):
     field has been edited or replaced; after that, from the fields' graphs.
     Edited or replaced lazy ``points``/``num_points`` are checked like lazy
     inputs, chunk by chunk wherever they are read.
+
+    Examples
+    --------
+    Two showers of 2 and 1 points (x, y, layer, e), in memory:
+
+    >>> import numpy as np, showerdata
+    >>> points = np.zeros((2, 3, 4), np.float32)
+    >>> points[0, :2] = [[0.0, 0.0, 0.0, 0.5], [10.0, 5.0, 1.0, 0.25]]
+    >>> points[1, :1] = [[-3.0, 2.0, 4.0, 1.0]]
+    >>> showers = showerdata.Showers(points, energies=[10.0, 20.0], pdg=22)
+    >>> showers.num_points  # counted from the padding
+    array([2, 1], dtype=int32)
+    >>> showers[1].energies
+    array([[20.]], dtype=float32)
+    >>> showers[showers.energies[:, 0] > 15].points[0, 0]
+    array([-3.,  2.,  4.,  1.], dtype=float32)
+
+    Lazy showers from a file; ``compute()`` gives the in-memory form:
+
+    >>> lazy = showerdata.load("production.h5")
+    >>> lazy.is_lazy, lazy[:3].compute().is_lazy
+    (True, False)
+    >>> len(lazy[::10]), lazy[-1].shower_ids.compute()
+    (100, array([999], dtype=int32))
     """
 
     FIELDS = ("points", "energies", "pdg", "directions", "shower_ids", "num_points")

@@ -131,7 +131,7 @@ def load(
     >>> import showerdata
     >>> showers = showerdata.load("production.h5")  # reads only the layout
     >>> showers
-    Showers(1,000 showers, P=2000, F=5, 38.18 MiB padded, lazy: 1 chunk of <= 1,000)
+    Showers(1,000 showers, P=2000, F=5, 38.17 MiB padded, lazy: 1 chunk of <= 1,000)
     >>> one = showers[7].compute()  # reads shower 7 only
     >>> one.points.shape, int(one.num_points[0]) <= 2000
     ((1, 2000, 5), True)

@@ -128,6 +128,29 @@ def calc_energy_per_layer(
     """Energy [GeV] above threshold per layer, shape (N, num_layers), float32.
 
     Parameters are those of :func:`calc_num_points_per_layer`.
+
+    Examples
+    --------
+    One shower with 0.2 and 0.3 GeV in layer 0 and 0.1 GeV in layer 2:
+
+    >>> import numpy as np, showerdata
+    >>> from showerdata.observables import calc_energy_per_layer
+    >>> points = np.array(
+    ...     [[[0, 0, 0, 0.2], [5, 5, 0, 0.3], [0, 0, 2, 0.1]]], dtype=np.float32
+    ... )
+    >>> showers = showerdata.Showers(points, energies=[10.0], pdg=22)
+    >>> calc_energy_per_layer(showers, num_layers=4)
+    array([[0.5, 0. , 0.1, 0. ]], dtype=float32)
+
+    Lazy showers give a dask array; the geometry gives the layers:
+
+    >>> from showerdata.detector import get_ILD_unclustered_geometry
+    >>> lazy = showerdata.load("production.h5")
+    >>> geometry = get_ILD_unclustered_geometry()
+    >>> profile = calc_energy_per_layer(lazy, detector_config=geometry)
+    >>> profile.shape, type(profile).__name__
+    ((1000, 78), 'Array')
+    >>> mean_profile = profile.mean(axis=0).compute()  # runs chunk by chunk
     """
     return _layer_profile(
         showers, num_layers, detector_config, kernels.energy_per_layer, np.float32
@@ -192,7 +215,22 @@ def _all_block(points, shower_index, *, geometry, num_layers):
 def calc_observables(
     showers: Showers, detector_config: DetectorGeometry, num_layers: int = -1
 ) -> dict[str, Any]:
-    """All four observables in one pass, as a dict of arrays (lazy or numpy)."""
+    """All four observables in one pass, as a dict of arrays (lazy or numpy).
+
+    The geometry gives the layers and the thresholds; it must be the one the
+    showers are clustered for, if their ``attrs`` say so.
+
+    Examples
+    --------
+    >>> import showerdata
+    >>> from showerdata.detector import get_ILD_geometry
+    >>> from showerdata.observables import calc_observables
+    >>> showers = showerdata.load("production.h5")[:50]
+    >>> values = calc_observables(showerdata.cluster(showers), get_ILD_geometry())
+    >>> {name: array.shape for name, array in values.items()}
+    {'num_points_per_layer': (50, 78), 'energy_per_layer': (50, 78),
+     'energy_per_radial_bin': (50, 200), 'center_of_energy': (50, 3)}
+    """
     _check_against_attrs(showers, detector_config)
     layers = _layers(showers, num_layers, detector_config)
     bins = len(kernels.DEFAULT_RADIAL_BIN_EDGES) - 1
