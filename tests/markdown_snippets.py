@@ -125,6 +125,7 @@ def _run_python(block: Block, namespace: dict, where: str) -> None:
         runner = doctest.DocTestRunner(optionflags=DOCTEST_FLAGS)
         report: list[str] = []
         runner.run(test, out=report.append, clear_globs=False)
+        namespace.update(test.globs)  # doctest ran on a copy of the namespace
         if runner.failures:
             raise SnippetError(f"{where}:\n{''.join(report)}")
         return

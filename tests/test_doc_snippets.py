@@ -53,7 +53,9 @@ def page_dir(tmp_path, toy_production) -> Path:
     """A fresh directory with the toy production under the names pages use."""
     for name in ("production.h5", "train.h5"):
         (tmp_path / name).symlink_to(toy_production / "production.h5")
-    (tmp_path / "prod").symlink_to(toy_production / "prod")
+    (tmp_path / "prod").mkdir()  # pages write index files into it
+    for part in (toy_production / "prod").iterdir():
+        (tmp_path / "prod" / part.name).symlink_to(part)
     return tmp_path
 
 
