@@ -79,6 +79,7 @@ def test_docs_build_without_warnings(built):
         "notebooks/distributed_run",
         "cli",
         "migration",
+        "troubleshooting",
         "performance",
         "api",
     ):
@@ -147,3 +148,9 @@ def test_notebooks_are_rendered_with_their_figures(built):
         assert figures, f"{name}: no figure rendered"
         assert all((built / figure).is_file() for figure in figures), name
         assert "Traceback" not in page, f"{name}: a cell failed"
+
+
+def test_api_reference_shows_no_raw_markup(built):
+    """reST markup that did not parse (e.g. ``~``x````) shows as literal backticks."""
+    page = (built / "api.html").read_text()
+    assert "``" not in page

@@ -99,7 +99,7 @@ def load(
         production: the largest P, shorter files are padded). Longer showers
         are truncated and their ``num_points`` clipped.
     chunks : int, optional
-        Showers per dask chunk; default gives ~``showerdata.chunk-bytes``
+        Showers per dask chunk; default gives about ``showerdata.chunk-bytes``
         (64 MiB) of padded points per chunk (a zarr store's own shards). No
         chunk straddles two files.
     storage_options : dict, optional
