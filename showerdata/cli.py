@@ -290,8 +290,11 @@ def _filter(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import clean_demo, run_demo
 
+    if args.clean:
+        clean_demo(args.output)
+        return 0
     with execution(_options(args)) as run, run.chunking(args.max_points, 5):
         run_demo(
             args.output, args.showers, args.max_points, args.seed, run.progress, run
@@ -705,6 +708,11 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", default="demo-output", help="output directory")
     demo.add_argument("--showers", type=int, default=20_000)
     demo.add_argument("--max-points", type=int, default=2000)
+    demo.add_argument(
+        "--clean",
+        action="store_true",
+        help="remove the files an earlier demo wrote into --output, and nothing else",
+    )
     demo.set_defaults(run=_demo, seed=42)
     return main
 
