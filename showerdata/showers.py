@@ -204,11 +204,9 @@ class Showers(Bundle):
         PDG ids of the incident particles.
     shower_ids : array, shape (N,), int32
         Identifiers.
-    attrs : dict
-        Provenance and metadata (see :attr:`Bundle.attrs`).
 
     The arrays are numpy arrays in memory and dask arrays, chunked alike
-    along the shower axis, when lazy.
+    along the shower axis, when lazy. :attr:`attrs` holds the provenance.
 
     Notes
     -----
