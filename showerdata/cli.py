@@ -684,7 +684,7 @@ def parser() -> argparse.ArgumentParser:
         "inputs", nargs="+", metavar="input", help="files, globs or directories"
     )
     index.add_argument(
-        "-o", "--output", required=True, help="index file to write (*.json)"
+        "-o", "--output", required=True, help="index file to write (a .json file)"
     )
     index.set_defaults(run=_index)
 
