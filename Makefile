@@ -42,7 +42,8 @@ endif
 run_suite = SHOWERDATA_V07_PYTHON=$(PY_V07) $(1)/bin/python -m pytest -q \
 	--ignore=tests/test_docs.py
 
-.PHONY: test test-lowest test-newest test-docs demo bench bench-productions lint clean docs
+.PHONY: test test-lowest test-newest test-docs demo demo-clean bench \
+	bench-productions lint clean docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -102,6 +103,10 @@ test: lint test-docs $(VENV_LOWEST)/.installed $(VENV_NEWEST)/.installed \
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/showerdata demo
+
+# Removes the files `make demo` wrote into demo-output/ (and nothing else).
+demo-clean: $(VENV)/.installed
+	$(VENV)/bin/showerdata demo --clean
 
 bench: $(VENV)/.installed $(VENV_V07)/.installed
 	SHOWERDATA_V07_PYTHON=$(PY_V07) $(PY) benchmarks/run.py

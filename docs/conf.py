@@ -16,7 +16,7 @@ copyright = "the showerdata developers"  # noqa: A001 (Sphinx's name)
 version = release = showerdata.__version__
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # MyST markdown pages, and the notebooks with their figures
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
@@ -24,7 +24,7 @@ extensions = [
     "sphinxarg.ext",
 ]
 
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 
@@ -32,6 +32,16 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 # pages can link to sections (``[text](file-format.md#zarr)``).
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
+
+# The notebooks (docs/notebooks/ links to notebooks/, committed without
+# outputs) run at every build, each in a fresh temporary directory where it
+# makes its own small toy production; a failing cell fails the build.
+nb_execution_mode = "force"
+nb_execution_in_temp = True
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
 
 # API reference: numpy-style docstrings, signatures as written in the code.
 napoleon_google_docstring = False

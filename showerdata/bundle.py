@@ -97,9 +97,60 @@ class Bundle:
     # The stored rows the showers are, row for row, even after in-place edits
     # (which change values, not rows): what ``sources`` and ``locate`` tell.
     _origin: StoredSelection | None = None
+    _attrs: dict[str, Any]
 
-    def __init__(self) -> None:
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         object.__setattr__(self, "_built", (None, {}))
+        object.__setattr__(self, "_attrs", dict(attrs or {}))
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Provenance and user metadata, as xarray's ``attrs``: a plain dict.
+
+        :func:`~showerdata.load` fills it from the file's root attributes
+        (``clustered_for``, ``observables_computed_for``, your own; not the
+        ``showerdata_*`` ones). Selections, ``compute``, ``persist``, ``chunk``
+        and ``copy`` keep it; the operations return showers with their step
+        added (``clustered_for``, ``filtered_with``, ``shifted``) and never
+        change the attrs of their input; :func:`~showerdata.save` writes it as
+        root attributes, which showerdata 0.7 reads. Values must be str, int,
+        float or bool.
+
+        Examples
+        --------
+        >>> import numpy as np, showerdata
+        >>> showers = showerdata.Showers(np.ones((2, 1, 4)), np.ones(2), 22)
+        >>> showers.attrs["campaign"] = "test beam"
+        >>> showerdata.cluster(showers, random_shift=False).attrs
+        {'campaign': 'test beam', 'clustered_for': 'ILD'}
+        """
+        return self._attrs
+
+    @attrs.setter
+    def attrs(self, value: dict[str, Any]) -> None:
+        object.__setattr__(self, "_attrs", dict(value))
+
+    def assign_attrs(self: B, **attrs: Any) -> B:
+        """Return the same data with ``attrs`` updated; ``self`` is unchanged.
+
+        The fields are shared, not copied. A value of None removes that key.
+
+        Examples
+        --------
+        >>> import numpy as np, showerdata
+        >>> showers = showerdata.Showers(np.ones((2, 1, 4)), np.ones(2), 22)
+        >>> showers.assign_attrs(campaign="test beam").attrs
+        {'campaign': 'test beam'}
+        >>> showers.attrs
+        {}
+        """
+        merged = {**self.attrs, **attrs}
+        return type(self)._from_fields(
+            self._fields(),
+            source=self._source,
+            origin=self._origin,
+            attrs={k: v for k, v in merged.items() if v is not None},
+        )
 
     @classmethod
     def _from_fields(
@@ -107,17 +158,20 @@ class Bundle:
         fields: dict[str, Any],
         source: StoredSelection | None = None,
         origin: StoredSelection | None = None,
+        attrs: dict[str, Any] | None = None,
     ) -> B:
         """Build a bundle from fields that are already converted and checked.
 
         ``origin``: the stored rows the fields hold row for row (default
         ``source``), kept for :attr:`sources` when they are not read from it.
+        ``attrs`` is copied.
         """
         bundle = cls.__new__(cls)
         for name in cls.FIELDS:
             object.__setattr__(bundle, name, fields[name])
         bundle._remember_fields(source)
         object.__setattr__(bundle, "_origin", origin or source)
+        object.__setattr__(bundle, "_attrs", dict(attrs or {}))
         return bundle
 
     def _remember_fields(self, source: StoredSelection | None = None) -> None:
@@ -190,7 +244,9 @@ class Bundle:
             anything is read.
         """
         if not self.is_lazy:
-            return type(self)._from_fields(self._fields(), origin=self._origin)
+            return type(self)._from_fields(
+                self._fields(), origin=self._origin, attrs=self.attrs
+            )
         self._check_compute_size()
         return self._compute(**kwargs)
 
@@ -214,16 +270,18 @@ class Bundle:
 
     def _compute(self: B, **kwargs: Any) -> B:
         """:meth:`compute` without the size check, for reads of one chunk."""
-        source, origin = self._source, self._origin
+        source, origin, attrs = self._source, self._origin, self.attrs
         if source is not None and not kwargs:
             # Rows of a file: read them straight into the result, no scheduler.
             read = source.read()
-            return type(self)._from_fields(read._fields(), origin=origin)
+            return type(self)._from_fields(read._fields(), origin=origin, attrs=attrs)
         if len(self.chunks or ()) == 1 or kwargs:
             values = compute(*self._fields().values(), **kwargs)
             fields = dict(zip(self.FIELDS, values, strict=True))
-            return type(self)._from_fields(fields, origin=origin)
-        return type(self)._from_fields(self._compute_into_arrays(), origin=origin)
+            return type(self)._from_fields(fields, origin=origin, attrs=attrs)
+        return type(self)._from_fields(
+            self._compute_into_arrays(), origin=origin, attrs=attrs
+        )
 
     def _compute_into_arrays(self) -> dict[str, np.ndarray]:
         # Filling preallocated arrays avoids the extra copy (and twice the peak
@@ -259,10 +317,12 @@ class Bundle:
     def persist(self: B, **kwargs: Any) -> B:
         """Keep the lazy form but hold the computed chunks in (cluster) memory."""
         if not self.is_lazy:
-            return type(self)._from_fields(self._fields(), origin=self._origin)
+            return type(self)._from_fields(
+                self._fields(), origin=self._origin, attrs=self.attrs
+            )
         values = persist(*self._fields().values(), **kwargs)
         fields = dict(zip(self.FIELDS, values, strict=True))
-        return type(self)._from_fields(fields, origin=self._origin)
+        return type(self)._from_fields(fields, origin=self._origin, attrs=self.attrs)
 
     def chunk(self: B, chunks: int | str | Sequence[int] = "auto") -> B:
         """Return the lazy form with the given chunk length along showers.
@@ -275,7 +335,7 @@ class Bundle:
         fields = {
             name: _rechunk_rows(getattr(self, name), chunks) for name in self.FIELDS
         }
-        return type(self)._from_fields(fields, origin=self._origin)
+        return type(self)._from_fields(fields, origin=self._origin, attrs=self.attrs)
 
     def _auto_chunk_length(self) -> int:
         per_shower = max(
@@ -305,7 +365,9 @@ class Bundle:
         selection = normalize_index(index, len(self))
         source = self._source
         if source is not None:
-            return source.select(selection)  # type: ignore[return-value]
+            selected = source.select(selection)
+            object.__setattr__(selected, "_attrs", dict(self.attrs))
+            return selected  # type: ignore[return-value]
         return self._select_fields(selection)
 
     def _select_fields(self: B, selection: Selection) -> B:
@@ -314,7 +376,7 @@ class Bundle:
             fields = _drop_empty_chunks(fields)
         origin = self._origin
         narrowed = None if origin is None else origin.narrowed(selection)
-        return type(self)._from_fields(fields, origin=narrowed)
+        return type(self)._from_fields(fields, origin=narrowed, attrs=self.attrs)
 
     # -- provenance -------------------------------------------------------------
 

@@ -22,17 +22,10 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import numpy as np
-
 from ._version import __version__
 from .execution import Execution, ExecutionOptions, execution
 from .inspection import describe_file, verify_file
 from .replacing import remove
-
-#: Attributes that describe the file rather than the showers (which version or
-#: format wrote it, what else it holds): not carried to a file derived from it.
-#: So are all ``showerdata_*`` attributes.
-NOT_CARRIED = frozenset({"observables_computed_for"})
 
 
 class CommandError(Exception):
@@ -148,27 +141,15 @@ def _check_output(
 
 
 def _carried_metadata(paths: Sequence[str]) -> dict[str, Any]:
-    """Root attributes every input has with the same value (see NOT_CARRIED)."""
+    """Root attributes every input has with the same value, as ``save`` writes them.
+
+    (Loaded showers carry them as ``attrs``; a shuffle reads no ``Showers``.)
+    """
+    from .attributes import attrs_from_file, attrs_to_write, shared_attributes
     from .io.api import load_metadata
 
-    shared: dict[str, Any] | None = None
-    for path in paths:
-        attributes = {
-            key: value
-            for key, value in load_metadata(path).items()
-            if key not in NOT_CARRIED
-            and not key.startswith("showerdata_")
-            and isinstance(value, (str, int, float, bool, np.generic))
-        }
-        if shared is None:
-            shared = attributes
-        else:
-            shared = {
-                k: v
-                for k, v in shared.items()
-                if k in attributes and bool(attributes[k] == v)
-            }
-    return shared or {}
+    each = (attrs_from_file(load_metadata(path)) for path in paths)
+    return attrs_to_write(shared_attributes(each))
 
 
 def _save(
@@ -176,32 +157,25 @@ def _save(
     showers: Any,
     output: str,
     overwrite: bool,
-    metadata: dict[str, Any],
     showers_per_file: int | None = None,
     resume: bool = False,
 ) -> None:
-    """Stream ``showers`` to ``output`` and set its attributes, all or nothing.
+    """Stream ``showers`` to ``output``, their ``attrs`` as its attributes.
 
-    To a pattern: every file gets the attributes before it appears.
+    To a pattern, every file gets the attributes before it appears, and
+    ``resume`` keeps the files already complete.
     """
     from .io.api import save
     from .io.patterns import is_pattern
 
-    if is_pattern(output):
-        from .io.partitioned import save_pattern
-
-        save_pattern(
-            showers,
-            output,
-            overwrite,
-            run.progress,
-            resume,
-            showers_per_file,
-            attributes=metadata,
-        )
-        return
-    save(showers, output, overwrite=overwrite, progress=run.progress)
-    _set_metadata(output, metadata)
+    save(
+        showers,
+        output,
+        overwrite=overwrite,
+        progress=run.progress,
+        resume=resume and is_pattern(output),
+        showers_per_file=showers_per_file,
+    )
 
 
 def _set_metadata(output: str, metadata: dict[str, Any]) -> None:
@@ -290,23 +264,22 @@ def _add_observables(args: argparse.Namespace) -> int:
 
 
 def _derive(
-    args: argparse.Namespace,
-    build: Callable[[Execution, Any], Any],
-    what: str,
-    metadata: dict[str, Any] | None = None,
+    args: argparse.Namespace, build: Callable[[Execution, Any], Any], what: str
 ) -> int:
-    """Read ``args.input``, transform it lazily, stream it to ``args.output``."""
+    """Read ``args.input``, transform it lazily, stream it to ``args.output``.
+
+    The input's attributes travel as the showers' ``attrs``, with what the
+    operation added (e.g. ``clustered_for``).
+    """
     _check_inputs([args.input])
     _check_output(args.output, args.overwrite, [args.input], args.resume)
     with execution(_options(args)) as run:
         showers = build(run, run.load(args.input))
-        carried = {**_carried_metadata([args.input]), **(metadata or {})}
         _save(
             run,
             showers,
             args.output,
             args.overwrite,
-            carried,
             args.showers_per_file,
             args.resume,
         )
@@ -341,7 +314,7 @@ def _cluster(args: argparse.Namespace) -> int:
             seed=run.seed,
         )
 
-    return _derive(args, build, "clustered", {"clustered_for": geometry.name})
+    return _derive(args, build, "clustered")
 
 
 def _filter(args: argparse.Namespace) -> int:
@@ -368,8 +341,11 @@ def _filter(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import clean_demo, run_demo
 
+    if args.clean:
+        clean_demo(args.output)
+        return 0
     with execution(_options(args)) as run, run.chunking(args.max_points, 5):
         run_demo(
             args.output, args.showers, args.max_points, args.seed, run.progress, run
@@ -395,7 +371,6 @@ def _generate(args: argparse.Namespace) -> int:
             showers,
             args.output,
             args.overwrite,
-            {},
             args.showers_per_file,
             args.resume,
         )
@@ -800,7 +775,7 @@ def parser() -> argparse.ArgumentParser:
         "inputs", nargs="+", metavar="input", help="files, globs or directories"
     )
     index.add_argument(
-        "-o", "--output", required=True, help="index file to write (*.json)"
+        "-o", "--output", required=True, help="index file to write (a .json file)"
     )
     index.set_defaults(run=_index)
 
@@ -829,6 +804,11 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", default="demo-output", help="output directory")
     demo.add_argument("--showers", type=int, default=20_000)
     demo.add_argument("--max-points", type=int, default=2000)
+    demo.add_argument(
+        "--clean",
+        action="store_true",
+        help="remove the files an earlier demo wrote into --output, and nothing else",
+    )
     demo.set_defaults(run=_demo, seed=42)
     return main
 

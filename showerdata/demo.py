@@ -7,17 +7,24 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dask.utils import format_bytes
+
 from .detector import get_ILD_geometry
 from .execution import Execution, ExecutionOptions, peak_memory_mib
 from .graphs import compute
-from .io.api import add_metadata, load, save
+from .io.api import load, save
 from .io.convert import convert
 from .observables import add_observables_to_file
 from .ops.clustering import cluster
 from .ops.filtering import filter_showers
 from .plot import MissingDependencyError, plot_productions
+from .replacing import remove
 from .showers import Showers
 from .toy import toy_showers
+
+#: Everything the demo writes into its directory; ``clean_demo`` removes these
+#: and nothing else, whatever else the directory holds.
+DEMO_FILES = ("toy-production.h5", "clustered.h5", "clustered.zarr", "observables.png")
 
 
 @dataclass
@@ -90,14 +97,9 @@ def run_demo(
     directory = Path(output)
     directory.mkdir(parents=True, exist_ok=True)
     production = directory / "toy-production.h5"
-    steps = [
-        _timed_save(
-            "generate + save",
-            toy_showers(num_showers, seed=seed, max_points=max_points),
-            production,
-            progress,
-        )
-    ]
+    toy = toy_showers(num_showers, seed=seed, max_points=max_points)
+    print(announcement(directory, toy))
+    steps = [_timed_save("generate + save", toy, production, progress)]
 
     began = time.perf_counter()
     showers = load(production)
@@ -116,10 +118,10 @@ def run_demo(
     )
     clustered = cluster(filtered, detector_config=geometry, seed=seed)
     output_path = directory / "clustered.h5"
+    clustered = clustered.assign_attrs(seed=seed)  # saved with clustered_for
     steps.append(
         _timed_save("filter + cluster + save", clustered, output_path, progress)
     )
-    add_metadata(output_path, {"clustered_for": geometry.name, "seed": seed})
 
     began = time.perf_counter()
     add_observables_to_file(output_path, overwrite=True)
@@ -155,4 +157,54 @@ def run_demo(
     for step in steps:
         print(step.line())
     print(f"  peak memory {peak_memory_mib():,.0f} MiB")
+    print(written_report(directory))
     return steps
+
+
+def announcement(directory: Path, toy: Showers) -> str:
+    """Where the demo writes and an upper bound of how much, before it starts."""
+    copies = 3  # the production, the clustered file and its zarr mirror
+    return (
+        f"demo: writing {len(toy):,} toy showers into {directory.resolve()}: the "
+        f"production, the clustered showers as HDF5 and zarr (together less than "
+        f"{format_bytes(copies * toy.nbytes)}, {copies} x their padded size), and "
+        f"a plot. `showerdata demo --clean` removes them."
+    )
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def written_report(directory: Path) -> str:
+    """What the demo left in ``directory``, file by file, and the total."""
+    present = [directory / name for name in DEMO_FILES if (directory / name).exists()]
+    sizes = {path.name: _size(path) for path in present}
+    lines = [
+        f"wrote {format_bytes(sum(sizes.values()))} into {directory.resolve()}:",
+        *(f"  {name:<20} {format_bytes(size):>10}" for name, size in sizes.items()),
+        "remove them with: showerdata demo --clean"
+        + ("" if directory.name == "demo-output" else f" --output {directory}"),
+    ]
+    return "\n".join(lines)
+
+
+def clean_demo(output: str | os.PathLike[str] = "demo-output") -> int:
+    """Remove what :func:`run_demo` wrote into ``output``; the bytes freed.
+
+    Only the demo's own files (``DEMO_FILES``) are removed; the directory too
+    if that leaves it empty.
+    """
+    directory = Path(output)
+    freed = 0
+    for name in DEMO_FILES:
+        path = directory / name
+        if path.exists():
+            freed += _size(path)
+            remove(str(path))
+    if directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+    print(f"removed {format_bytes(freed)} of demo files from {directory.resolve()}")
+    return freed

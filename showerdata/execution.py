@@ -212,10 +212,14 @@ class TaskProgress(Callback):
         # Called once per compute; writers compute a window of chunks at a
         # time, so the total grows as the work goes on.
         tasks = sum(len(state[k]) for k in ("ready", "waiting", "running"))
+        if tasks == 0:
+            return
         if self._bar is None:
-            self._bar = tqdm(total=0, desc=self._description, unit="tasks")
-        self._bar.total += tasks
-        self._bar.refresh()
+            # Drawn with its first total: a bar of total 0 would read "0tasks".
+            self._bar = tqdm(total=tasks, desc=self._description, unit="tasks")
+        else:
+            self._bar.total += tasks
+            self._bar.refresh()
 
     def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
         if self._bar is not None:

@@ -32,6 +32,7 @@ from .ops.observables import (
     calc_energy_per_radial_bin,
     calc_num_points_per_layer,
     calc_observables,
+    check_geometry,
 )
 from .streaming import store_blocks
 
@@ -108,16 +109,38 @@ def compute_threshold_mask(
     return ecal | hcal
 
 
-def geometry_of_file(path: PathLike) -> DetectorGeometry:
-    """The geometry a file's ``clustered_for`` attribute names (0.7's rule)."""
-    clustered_for = file_api.load_metadata(path).get("clustered_for", "")
+def geometry_of_file(
+    path: PathLike, detector_config: DetectorGeometry | None = None
+) -> DetectorGeometry:
+    """The geometry for the observables of a file.
+
+    Without ``detector_config``: the one its ``clustered_for`` attribute names
+    (0.7's rule: ``"ILD"``, or none for the unclustered ILD geometry). An
+    explicit ``detector_config`` must agree with ``clustered_for`` if the
+    file has it; a file without it may hold anything (0.7's ``save`` of
+    clustered showers did not record it), so any geometry is taken.
+
+    Raises
+    ------
+    ShowerDataError
+        ``detector_config`` is not the geometry the file is clustered for
+        (naming the file and both geometries).
+    ValueError
+        ``clustered_for`` names a geometry we do not know and no
+        ``detector_config`` is given.
+    """
+    clustered_for = str(file_api.load_metadata(path).get("clustered_for", ""))
+    name = path if isinstance(path, str) else os.fspath(path)
+    if detector_config is not None:
+        check_geometry(clustered_for, detector_config, path=name)
+        return detector_config
     if clustered_for == "ILD":
         return get_ILD_geometry()
     if clustered_for == "":
         return get_ILD_unclustered_geometry()
     raise ValueError(
         f"Unknown 'clustered_for' attribute value: {clustered_for} (file "
-        f"'{os.fspath(path)}'; pass detector_config)"
+        f"'{name}'; pass detector_config)"
     )
 
 
@@ -138,17 +161,37 @@ def add_observables_to_file(
     Parameters
     ----------
     path : str or os.PathLike
-        Shower file (HDF5).
+        Shower file: HDF5, or a zarr store.
     batch_size : int
         Kept for compatibility with 0.7; chunking follows ``load``.
     overwrite : bool
         Replace existing observables; otherwise raise :class:`ValueError`.
     detector_config : DetectorGeometry, optional
-        Thresholds and layers; default from the file's ``clustered_for``.
+        Thresholds and layers; default: the geometry the file's
+        ``clustered_for`` attribute names (written by ``save`` of clustered
+        showers), else the unclustered ILD geometry.
+
+    Raises
+    ------
+    ShowerDataError
+        ``detector_config`` differs from the file's ``clustered_for``.
+
+    Examples
+    --------
+    >>> import showerdata
+    >>> from showerdata.observables import add_observables_to_file
+    >>> clustered = showerdata.cluster(showerdata.load("production.h5"), seed=1)
+    >>> showerdata.save(clustered, "clustered.zarr")
+    >>> add_observables_to_file("clustered.zarr")  # the ILD geometry, from attrs
+    >>> showerdata.load_metadata("clustered.zarr")["observables_computed_for"]
+    'ILD'
+    >>> values = showerdata.observables.read_observables_from_file("clustered.zarr")
+    >>> values["energy_per_layer"].shape
+    (1000, 78)
     """
     path = os.fspath(path)
     file_api.get_file_shape(path)  # a clear error for files without showers
-    geometry = detector_config or geometry_of_file(path)
+    geometry = geometry_of_file(path, detector_config)
     with opened(path) as file:
         exists = "observables" in file
     if exists and not overwrite:
@@ -170,7 +213,7 @@ def save_observables_to_file(
     Parameters
     ----------
     path : str or os.PathLike
-        HDF5 file (created if missing).
+        Shower file, HDF5 or zarr (an HDF5 file is created if missing).
     observables : dict of str to array
         Arrays to store, one dataset each.
     overwrite : bool

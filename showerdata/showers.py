@@ -9,6 +9,7 @@ import numpy as np
 from dask.utils import format_bytes
 from numpy.typing import ArrayLike
 
+from .attributes import shared_attributes
 from .bundle import Bundle, align_lazy, as_field, is_lazy_array
 from .deferred import dask_array as da
 from .graphs import rechunk, rows_blockwise
@@ -107,6 +108,9 @@ class IncidentParticles(Bundle):
         PDG identifier(s); an int is used for every particle.
     directions : array_like, shape (N, 3), optional
         Unit vectors of the incident directions; default (0, 0, 1).
+    attrs : dict, optional
+        Metadata, written as root attributes by ``save`` (see
+        :attr:`Showers.attrs`).
 
     Notes
     -----
@@ -124,6 +128,8 @@ class IncidentParticles(Bundle):
         energies: ArrayLike,
         pdg: ArrayLike | int,
         directions: ArrayLike | None = None,
+        *,
+        attrs: dict[str, Any] | None = None,
     ) -> None:
         energies = as_field(energies, np.float32)
         _check_known_shape("energies", energies)
@@ -145,7 +151,7 @@ class IncidentParticles(Bundle):
         _check_shapes(fields, self._row_shapes(length), _V07_PARTICLES_SHAPE_MESSAGES)
         if any(is_lazy_array(f) for f in fields.values()):
             fields = align_lazy(fields)
-        Bundle.__init__(self)
+        Bundle.__init__(self, attrs)
         for name, value in fields.items():
             setattr(self, name, value)
         self._remember_fields()
@@ -181,9 +187,36 @@ class Showers(Bundle):
         Number of real points per shower; default: counted from ``points``.
     copy : bool, optional
         Copy numpy inputs (as :func:`numpy.asarray` ``copy=``).
+    attrs : dict, optional
+        Provenance and user metadata (see :attr:`attrs`).
+
+    Attributes
+    ----------
+    points : array, shape (N, P, F), float32
+        Padded points; the first ``num_points[i]`` of shower ``i`` are real.
+    num_points : array, shape (N,), int32
+        Real points per shower (``_num_points`` is an alias, as in 0.7).
+    energies : array, shape (N, 1), float32
+        Incident energies [GeV].
+    directions : array, shape (N, 3), float32
+        Incident directions.
+    pdg : array, shape (N,), int32
+        PDG ids of the incident particles.
+    shower_ids : array, shape (N,), int32
+        Identifiers.
+
+    The arrays are numpy arrays in memory and dask arrays, chunked alike
+    along the shower axis, when lazy. :attr:`attrs` holds the provenance.
 
     Notes
     -----
+    Indexing selects showers and keeps the form: ``s[i]`` (a
+    ``Showers`` of length 1), ``s[a:b:c]``, ``s[[i, j]]`` and ``s[mask]`` with a
+    boolean mask of length N. Negative indices count from the end; a ``stop``
+    past the end clips. On showers fresh from :func:`~showerdata.load` the
+    selection is pushed down to the file: ``load(p)[7_000_123].compute()``
+    reads one shower. ``len(s)`` is N; iterating gives one shower at a time.
+
     If any input is a dask array the object is *lazy*: every field becomes a
     dask array chunked like that input, and the data checks run chunk by chunk
     when the data is computed or written. Otherwise it is *in memory* and the
@@ -199,6 +232,30 @@ class Showers(Bundle):
     field has been edited or replaced; after that, from the fields' graphs.
     Edited or replaced lazy ``points``/``num_points`` are checked like lazy
     inputs, chunk by chunk wherever they are read.
+
+    Examples
+    --------
+    Two showers of 2 and 1 points (x, y, layer, e), in memory:
+
+    >>> import numpy as np, showerdata
+    >>> points = np.zeros((2, 3, 4), np.float32)
+    >>> points[0, :2] = [[0.0, 0.0, 0.0, 0.5], [10.0, 5.0, 1.0, 0.25]]
+    >>> points[1, :1] = [[-3.0, 2.0, 4.0, 1.0]]
+    >>> showers = showerdata.Showers(points, energies=[10.0, 20.0], pdg=22)
+    >>> showers.num_points  # counted from the padding
+    array([2, 1], dtype=int32)
+    >>> showers[1].energies
+    array([[20.]], dtype=float32)
+    >>> showers[showers.energies[:, 0] > 15].points[0, 0]
+    array([-3.,  2.,  4.,  1.], dtype=float32)
+
+    Lazy showers from a file; ``compute()`` gives the in-memory form:
+
+    >>> lazy = showerdata.load("production.h5")
+    >>> lazy.is_lazy, lazy[:3].compute().is_lazy
+    (True, False)
+    >>> len(lazy[::10]), lazy[-1].shower_ids.compute()
+    (100, array([999], dtype=int32))
     """
 
     FIELDS = ("points", "energies", "pdg", "directions", "shower_ids", "num_points")
@@ -219,6 +276,8 @@ class Showers(Bundle):
         shower_ids: ArrayLike | None = None,
         num_points: ArrayLike | None = None,
         copy: bool | None = None,
+        *,
+        attrs: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(points, tuple) and len(points) == 0:
             points = np.empty((0, 0, 5), dtype=np.float32)
@@ -271,7 +330,7 @@ class Showers(Bundle):
             )
         else:
             check_points(points, num_points, dataset="points")
-        Bundle.__init__(self)
+        Bundle.__init__(self, attrs)
         for name, value in fields.items():
             setattr(self, name, value)
         self._remember_fields()
@@ -336,7 +395,8 @@ class Showers(Bundle):
     def inc_particles(self) -> IncidentParticles:
         """The incident particles of these showers, lazy or in memory like them."""
         return IncidentParticles._from_fields(
-            {"energies": self.energies, "pdg": self.pdg, "directions": self.directions}
+            {"energies": self.energies, "pdg": self.pdg, "directions": self.directions},
+            attrs=self.attrs,
         )
 
     def copy(self) -> Showers:
@@ -352,10 +412,12 @@ class Showers(Bundle):
                 for name, a in self._fields().items()
             }
             return Showers._from_fields(
-                fields, source=self._source, origin=self._origin
+                fields, source=self._source, origin=self._origin, attrs=self.attrs
             )
         return Showers._from_fields(
-            {k: v.copy() for k, v in self._fields().items()}, origin=self._origin
+            {k: v.copy() for k, v in self._fields().items()},
+            origin=self._origin,
+            attrs=self.attrs,
         )
 
     def __add__(self, other: Showers) -> Showers:
@@ -430,7 +492,8 @@ def concatenate(data: Iterable[Showers]) -> Showers:
     Returns
     -------
     Showers
-        The concatenated showers.
+        The concatenated showers; their ``attrs`` are those every input has
+        with the same value.
     """
     parts = [s for s in data if not s.is_empty]
     if not parts:
@@ -443,6 +506,7 @@ def concatenate(data: Iterable[Showers]) -> Showers:
         )
     if len(parts) == 1:
         return parts[0].copy()
+    attrs = shared_attributes(s.attrs for s in parts)
     max_points = max(s.max_points for s in parts)
     lazy = any(s.is_lazy for s in parts)
     lib = da if lazy else np
@@ -465,4 +529,4 @@ def concatenate(data: Iterable[Showers]) -> Showers:
     }
     if lazy:
         fields["points"] = rechunk(fields["points"], {1: -1, 2: -1})
-    return Showers._from_fields(fields)
+    return Showers._from_fields(fields, attrs=attrs)

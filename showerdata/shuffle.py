@@ -233,7 +233,7 @@ def shuffled(
     overwrite_ids : bool
         Number the showers 0..N-1 in output order instead of keeping their ids.
     chunks : int, optional
-        Showers per output chunk; default ~``showerdata.chunk-bytes`` of padded
+        Showers per output chunk; default about ``showerdata.chunk-bytes`` of padded
         points.
 
     Returns
@@ -441,7 +441,7 @@ def shuffle_files(
     max_showers_per_file : int, optional
         Use only the first rows of each input (0.7's ``--test N``).
     chunks : int, optional
-        Showers per chunk; default ~``showerdata.chunk-bytes`` of padded points
+        Showers per chunk; default about ``showerdata.chunk-bytes`` of padded points
         (HDF5 to HDF5: 1,000, as 0.7's batches; nothing is padded there).
     progress : bool
         Show a progress bar.

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import numpy as np
+from dask.utils import format_bytes
 
 import showerdata
 from showerdata.cli import main
-from showerdata.demo import run_demo
+from showerdata.demo import DEMO_FILES, run_demo
 
 
 def test_demo_runs_the_main_job(tmp_path, capsys):
@@ -69,3 +71,35 @@ def test_missing_input_exits_nonzero_with_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
     assert "No such shower file" in done.stderr
+
+
+def test_demo_says_where_and_how_much_and_cleans_up(tmp_path, capsys):
+    output = tmp_path / "demo"
+    output.mkdir()
+    (output / "notes.txt").write_text("mine")  # not the demo's: must stay
+    assert main(["demo", "--output", str(output), "--showers", "200",
+                 "--max-points", "100", "--quiet"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    # Before the work: where, and a bound on the size (3 x the padded size of
+    # 200 x 100 x 5 float32 points plus 7 numbers per shower: energy, direction,
+    # pdg, id and count).
+    padded = 200 * (100 * 5 * 4 + 7 * 4)
+    assert f"into {output.resolve()}" in out.splitlines()[0]
+    assert format_bytes(3 * padded) in out.splitlines()[0]
+    # After: the size of every file it wrote, and the total.
+    written = {
+        name: sum(f.stat().st_size for f in (output / name).rglob("*") if f.is_file())
+        if (output / name).is_dir()
+        else (output / name).stat().st_size
+        for name in DEMO_FILES
+    }
+    assert f"wrote {format_bytes(sum(written.values()))} into" in out
+    for name, size in written.items():
+        assert re.search(rf"{re.escape(name)}\s+{re.escape(format_bytes(size))}", out)
+    assert main(["demo", "--output", str(output), "--clean"]) == 0
+    assert f"removed {format_bytes(sum(written.values()))}" in capsys.readouterr().out
+    assert sorted(p.name for p in output.iterdir()) == ["notes.txt"]
+    (output / "notes.txt").unlink()
+    run_demo(output, num_showers=20, max_points=30, progress=False)
+    assert main(["demo", "--output", str(output), "--clean"]) == 0
+    assert not output.exists()  # emptied: the directory goes too

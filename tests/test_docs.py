@@ -28,7 +28,7 @@ def built(tmp_path_factory) -> Path:
     """The HTML docs, built from scratch with warnings as errors."""
     missing = [
         name
-        for name in ("sphinx", "myst_parser", "sphinxarg")
+        for name in ("sphinx", "myst_parser", "myst_nb", "sphinxarg")
         if importlib.util.find_spec(name) is None
     ]
     if missing:
@@ -74,8 +74,12 @@ def test_docs_build_without_warnings(built):
         "productions",
         "file-format",
         "cluster",
+        "notebooks",
+        "notebooks/interactive_slicing",
+        "notebooks/distributed_run",
         "cli",
         "migration",
+        "troubleshooting",
         "performance",
         "api",
     ):
@@ -134,3 +138,19 @@ def test_readme_links_exist():
     assert links
     missing = [link for link in links if not (REPO / link).exists()]
     assert not missing, f"README links to missing files: {missing}"
+
+
+def test_notebooks_are_rendered_with_their_figures(built):
+    """The notebooks ran at build time and their figures are on the pages."""
+    for name in ("interactive_slicing", "distributed_run"):
+        page = (built / "notebooks" / f"{name}.html").read_text()
+        figures = re.findall(r'<img [^>]*src="\.\./(_images/[^"]+\.png)"', page)
+        assert figures, f"{name}: no figure rendered"
+        assert all((built / figure).is_file() for figure in figures), name
+        assert "Traceback" not in page, f"{name}: a cell failed"
+
+
+def test_api_reference_shows_no_raw_markup(built):
+    """reST markup that did not parse (e.g. ``~``x````) shows as literal backticks."""
+    page = (built / "api.html").read_text()
+    assert "``" not in page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import showerdata
@@ -25,3 +27,19 @@ def test_save_draws_a_bar_only_when_asked(tmp_path, make_showers, capsys, suffix
     showerdata.save(data, tmp_path / f"loud{suffix}", progress=True)
     err = capsys.readouterr().err
     assert "30/30" in err and "showers" in err
+
+
+def test_a_task_bar_always_shows_its_total(tmp_path, capsys):
+    """Issue 21: the plot's bar read "plot toy-production.h5: 0tasks"."""
+    from showerdata.cli import main
+
+    path = tmp_path / "toy.h5"
+    assert main(["generate", str(path), "--showers", "60", "--max-points", "50"]) == 0
+    capsys.readouterr()
+    assert main(["plot", str(path), "-o", str(tmp_path / "plot.png")]) == 0
+    frames = re.split(r"[\r\n]+", capsys.readouterr().err)
+    bars = [frame for frame in frames if frame.startswith("plot toy.h5")]
+    assert bars
+    for frame in bars:
+        done, total = map(int, re.search(r"(\d+)/(\d+)", frame).groups())
+        assert 0 < total and done <= total, frame

@@ -15,6 +15,7 @@ import dask
 import numpy as np
 from numpy.typing import NDArray
 
+from ..attributes import attrs_from_file, attrs_to_write, checked_attributes
 from ..bundle import Bundle, is_lazy_array
 from ..config import lazy as lazy_mode
 from ..config import showers_per_chunk
@@ -99,7 +100,7 @@ def load(
         production: the largest P, shorter files are padded). Longer showers
         are truncated and their ``num_points`` clipped.
     chunks : int, optional
-        Showers per dask chunk; default gives ~``showerdata.chunk-bytes``
+        Showers per dask chunk; default gives about ``showerdata.chunk-bytes``
         (64 MiB) of padded points per chunk (a zarr store's own shards). No
         chunk straddles two files.
     storage_options : dict, optional
@@ -112,7 +113,9 @@ def load(
         Lazy showers; ``.compute()`` gives numpy arrays. Indexing them
         (``showers[7_000_123]``) reads only the selected showers (of a
         production: from the one file holding them). ``showers.sources`` and
-        ``showers.locate(i)`` tell which file each comes from. With
+        ``showers.locate(i)`` tell which file each comes from.
+        ``showers.attrs`` holds the file's root attributes (of a production:
+        those all files agree on), e.g. ``clustered_for``. With
         ``showerdata.lazy`` False (:func:`showerdata.config.lazy`), the
         showers are read now and returned in memory, as showerdata 0.7 did.
 
@@ -126,9 +129,21 @@ def load(
 
     Examples
     --------
-    >>> showers = showerdata.load("prod/part-*.h5")  # doctest: +SKIP
-    >>> showers.sources[:2]  # doctest: +SKIP
-    [Source(path='prod/part-1.h5', num_showers=1000), ...]
+    >>> import showerdata
+    >>> showers = showerdata.load("production.h5")  # reads only the layout
+    >>> showers
+    Showers(1,000 showers, P=2000, F=5, 38.17 MiB padded, lazy: 1 chunk of <= 1,000)
+    >>> one = showers[7].compute()  # reads shower 7 only
+    >>> one.points.shape, int(one.num_points[0]) <= 2000
+    ((1, 2000, 5), True)
+
+    A production of many files opens as one:
+
+    >>> showers = showerdata.load("prod/part-*.h5")
+    >>> showers.sources[1]
+    Source(path='prod/part-2.h5', num_showers=500)
+    >>> showers.locate(700)
+    ('prod/part-2.h5', 200)
     """
     if is_many(path):
         from .many import load_production
@@ -139,7 +154,9 @@ def load(
     stored = stored_showers(location, start, stop, max_points, chunks)
     # The 0.7 mode reads now, with no graph; no showerdata.max-compute-bytes
     # check: 0.7 programs read whole files and had no such limit.
-    return stored.to_bundle() if lazy_mode() else stored.read()
+    showers = stored.to_bundle() if lazy_mode() else stored.read()
+    showers.attrs = attrs_from_file(load_metadata(location))
+    return showers
 
 
 def load_inc_particles(
@@ -166,8 +183,11 @@ def load_inc_particles(
 
         particles = load_production_particles(path, start, stop)
         return particles if lazy_mode() else particles._compute()
-    stored = stored_particles(_path(path), start, stop)
-    return stored.to_bundle() if lazy_mode() else stored.read()
+    location = _path(path)
+    stored = stored_particles(location, start, stop)
+    particles = stored.to_bundle() if lazy_mode() else stored.read()
+    particles.attrs = attrs_from_file(load_metadata(location))
+    return particles
 
 
 def save(
@@ -226,16 +246,40 @@ def save(
         and ``overwrite`` is False.
     ShowerDataError
         A file of the pattern (or its index) is one the data is read from.
+
+    Notes
+    -----
+    ``data.attrs`` become the file's root attributes (as 0.7's
+    ``clustered_for``), except ``observables_computed_for``: ``save`` writes
+    no observables. Values must be str, int, float or bool.
+
+    Examples
+    --------
+    >>> import showerdata
+    >>> showers = showerdata.load("production.h5")
+    >>> showerdata.save(showers[:100], "first-100.zarr")  # zarr: a .zarr path
+    >>> showerdata.save(showerdata.cluster(showers, seed=1), "clustered.h5")
+    >>> showerdata.load_metadata("clustered.h5")["clustered_for"]
+    'ILD'
     """
     if not isinstance(data, (Showers, IncidentParticles)):
         raise TypeError(
             f"save() takes Showers or IncidentParticles, not {type(data).__name__}."
         )
     check_before_write(data)
+    attributes = attrs_to_write(data.attrs)
     if is_pattern(path):
         from .partitioned import save_pattern
 
-        save_pattern(data, path, overwrite, progress, resume, showers_per_file)
+        save_pattern(
+            data,
+            path,
+            overwrite,
+            progress,
+            resume,
+            showers_per_file,
+            attributes=attributes,
+        )
         return
     if showers_per_file is not None:
         raise ValueError(
@@ -248,7 +292,14 @@ def save(
         shape, rows = None, 2**20
     location = _path(path, storage_options)
     backend_for(location).save_fields(
-        data._fields(), location, shape, overwrite, progress, resume, rows
+        data._fields(),
+        location,
+        shape,
+        overwrite,
+        progress,
+        resume,
+        rows,
+        attributes=attributes,
     )
 
 
@@ -459,16 +510,10 @@ def add_metadata(path: PathLike, metadata: dict[str, str | int | float | bool]) 
     Values must be str, int, float or bool (stored as HDF5 attributes; nothing
     is pickled).
     """
-    for key, value in metadata.items():
-        if not isinstance(value, (str, int, float, bool, np.generic)):
-            raise TypeError(
-                f"metadata '{key}' must be str, int, float or bool, not "
-                f"{type(value).__name__}."
-            )
+    checked = checked_attributes(metadata, "metadata")
     with backend_for(path).existing_file(_path(path)) as file:
-        for key, value in metadata.items():
-            # numpy scalars become Python ones: zarr stores attributes as JSON.
-            file.attrs[key] = value.item() if isinstance(value, np.generic) else value
+        for key, value in checked.items():
+            file.attrs[key] = value
 
 
 def save_group(

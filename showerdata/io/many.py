@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..attributes import attrs_from_file
 from ..deferred import dask_array as da
 from ..errors import ShowerDataError
 from ..showers import IncidentParticles, Showers
@@ -37,7 +38,9 @@ def load_production(
     rows = ProductionRows(
         production, Showers, selection, chunks, max_points=width, num_features=features
     )
-    return rows.to_bundle()
+    showers = rows.to_bundle()
+    showers.attrs = attrs_from_file(production.attrs)
+    return showers
 
 
 def load_production_particles(
@@ -46,7 +49,11 @@ def load_production_particles(
     """Lazy incident particles of a production's files."""
     production = open_production(path)
     selection = rows_selection(production.name, production.num_rows, start, stop)
-    return ProductionRows(production, IncidentParticles, selection, chunks).to_bundle()
+    particles = ProductionRows(
+        production, IncidentParticles, selection, chunks
+    ).to_bundle()
+    particles.attrs = attrs_from_file(production.attrs)
+    return particles
 
 
 def production_shape(path: Any) -> tuple[int, int, int]:

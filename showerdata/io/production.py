@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from dask.base import tokenize
 
+from ..attributes import shared_attributes as common_attributes
 from ..errors import MissingDataError, ShowerDataError
 from .backends import backend_for, location_key
 from .files import opened
@@ -187,15 +188,6 @@ def _name_of(path: Any) -> str:
     return location_name(path)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if type(a) is type(b) and isinstance(a, (str, int, float, bool)):
-        return a == b
-    try:
-        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
-    except Exception:
-        return a == b
-
-
 def shared_attributes(
     entries: Sequence[FileEntry], attributes: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -219,16 +211,7 @@ def shared_attributes(
             "detectors",
             path=file_b,
         )
-    if not attributes:
-        return {}
-    shared = dict(attributes[0])
-    for attrs in attributes[1:]:
-        shared = {
-            key: value
-            for key, value in shared.items()
-            if key in attrs and _same(attrs[key], value)
-        }
-    return shared
+    return common_attributes(attributes)
 
 
 def check_showers(production: Production) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from dask.base import tokenize
 from dask.utils import funcname
 
+from ..attributes import after_points_changed
 from ..deferred import dask_array as da
 from ..graphs import destination, rows_blockwise
 from ..kernels.layout import count_leading_points
@@ -37,7 +38,11 @@ def _blockwise_arguments(showers: Showers, aligned: tuple[Any, ...]) -> list[Any
 
 
 def map_points(
-    showers: Showers, block: BlockFunction, *aligned: Any, **params: Any
+    showers: Showers,
+    block: BlockFunction,
+    *aligned: Any,
+    step: dict[str, Any] | None = None,
+    **params: Any,
 ) -> Showers:
     """Showers whose points are ``block(points, shower_index, *aligned, **params)``.
 
@@ -46,6 +51,8 @@ def map_points(
     them into (see :func:`showerdata.graphs.filling`);
     ``num_points`` is counted from its output (for lazy data from the same
     task, so the op runs once per chunk). Other fields are carried over.
+    ``step``: the attrs that record the operation (see
+    :func:`showerdata.attributes.after_points_changed`).
     """
     function = functools.partial(block, **params)
     if showers.is_lazy:
@@ -71,7 +78,10 @@ def map_points(
         )
     else:
         num_points = count_leading_points(points)
-    return Showers._from_fields({**others, "points": points, "num_points": num_points})
+    attrs = after_points_changed(showers.attrs, **(step or {}))
+    return Showers._from_fields(
+        {**others, "points": points, "num_points": num_points}, attrs=attrs
+    )
 
 
 def _into_destination(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..kernels.filtering import filter_points
@@ -46,7 +48,19 @@ def filter_showers(
     Returns
     -------
     Showers
-        The filtered showers.
+        The filtered showers; ``attrs["filtered_with"]`` records the cuts
+        (after those of earlier filters, separated by ``"; "``).
+
+    Examples
+    --------
+    >>> import numpy as np, showerdata
+    >>> points = np.array([[[0, 0, 0, 0.5], [300, 0, 0, 0.5], [0, 0, 40, 1e-5]]])
+    >>> showers = showerdata.Showers(points, energies=[10.0], pdg=22)
+    >>> kept = showerdata.filter_showers(showers, radius=100, hcal_threshold=1e-4)
+    >>> kept.num_points
+    array([1], dtype=int32)
+    >>> kept.attrs["filtered_with"]
+    'radius=100, ecal_threshold=0.0, hcal_threshold=0.0001, num_layers_ecal=30'
     """
     cuts = dict(
         radius=radius,
@@ -56,4 +70,15 @@ def filter_showers(
     )
     # Check the parameters now, not when the graph runs.
     filter_points(np.zeros((0, 0, 4), np.float32), **cuts)
-    return map_points(shower_data, _filter_block, **cuts)
+    return map_points(
+        shower_data,
+        _filter_block,
+        step={"filtered_with": _filters_text(shower_data.attrs, cuts)},
+        **cuts,
+    )
+
+
+def _filters_text(attrs: dict[str, Any], cuts: dict[str, float]) -> str:
+    this = ", ".join(f"{name}={value}" for name, value in cuts.items())
+    earlier = attrs.get("filtered_with")
+    return f"{earlier}; {this}" if earlier else this

@@ -56,12 +56,31 @@ def shift(
     Returns
     -------
     Showers
-        The shifted showers.
+        The shifted showers. Forward, ``attrs["shifted"]`` names the geometry
+        whose displacement was removed; ``inverse=True`` removes that key.
 
     Raises
     ------
     ShowerDataError
         A direction with z = 0 (named by shower index), when computed.
+
+    Examples
+    --------
+    A point 100 mm deep in the calorimeter (layer 10 of ILD) of a shower
+    coming in at 45 degrees in x is moved back by its displacement:
+
+    >>> import numpy as np, showerdata
+    >>> from showerdata.detector import get_ILD_geometry
+    >>> ild = get_ILD_geometry()
+    >>> depth = ild.layer_bottom_pos[10] - ild.calo_surface
+    >>> points = np.array([[[depth + 5.0, 0.0, 10.0, 0.1]]])
+    >>> direction = np.array([[np.sqrt(0.5), 0.0, np.sqrt(0.5)]])
+    >>> showers = showerdata.Showers(points, [50.0], 22, directions=direction)
+    >>> shifted = showerdata.shift(showers)
+    >>> print(f"{shifted.points[0, 0, 0]:.2f}")
+    5.00
+    >>> shifted.attrs
+    {'shifted': 'ILD'}
     """
     return map_points(
         showers,
@@ -69,4 +88,5 @@ def shift(
         showers.directions,
         geometry=detector_config,
         inverse=bool(inverse),
+        step={"shifted": None if inverse else detector_config.name},
     )

@@ -112,6 +112,8 @@ def save_fields(
     if resume:
         raise ValueError("resume=True applies to zarr stores only.")
     with new_file(location, overwrite) as file:
+        for key, value in (attributes or {}).items():
+            file.attrs[key] = value
         if shape is not None:
             # 0.7's save stored the shape tuple as h5py does: int64.
             create_showers_layout(file, shape, shape_dtype="int64")
@@ -124,8 +126,6 @@ def save_fields(
         )
         for start, block in blocks:
             write_fields(file, start, block)
-        for key, value in (attributes or {}).items():
-            file.attrs[key] = value
 
 
 def save_group(
