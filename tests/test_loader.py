@@ -204,7 +204,7 @@ def test_trim_points_crops_to_the_largest_shower_of_the_batch(loader_production)
         loader_production,
         8,
         fields=("points", "index"),
-        shuffle="blocks",
+        shuffle="none",  # batches within one file: files differ in P
         trim_points=True,
     )
     widths = set()

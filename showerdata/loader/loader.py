@@ -93,8 +93,9 @@ class Loader:
         Cut the point axis of ``points`` to the largest ``num_points`` of the
         batch.
     block_size : int, optional
-        Showers per block; default one chunk of the source (blocks never cross
-        chunks or files).
+        Showers per block, the unit of reading (blocks never cross chunks or
+        files). Default: a chunk of the source divided by ``window``, so that
+        a window holds about one chunk (~64 MiB of padded points).
     window : int
         Blocks whose rows ``"blocks"`` mixes; at most two windows are held.
     prefetch : int
@@ -164,19 +165,24 @@ class Loader:
         chunks = self.source.chunks
         if chunks is not None:
             return tuple(int(c) for c in chunks)
-        length = self.block_size or showers_per_chunk(
-            self.source.max_points, self.source.num_features
-        )
+        length = showers_per_chunk(self.source.max_points, self.source.num_features)
         full, rest = divmod(len(self.source), length)
         return (length,) * full + ((rest,) if rest else ())
+
+    def _block_size(self, chunks: tuple[int, ...]) -> int:
+        """Rows per block: given, or a window of blocks holds about one chunk."""
+        if self.block_size is not None:
+            return self.block_size
+        return max(1, -(-max(chunks, default=1) // self.window))
 
     def plan(self, epoch: int | None = None) -> RankPlan:
         """This rank's plan of ``epoch`` (default the current one): pure, no I/O."""
         epoch = self.epoch if epoch is None else int(epoch)
         if self._plan_cache is not None and self._plan_cache[0] == epoch:
             return self._plan_cache[1]
+        chunks = self._chunks()
         plan = plan_rank(
-            self._chunks(),
+            chunks,
             batch_size=self.batch_size,
             shuffle=self.shuffle,  # type: ignore[arg-type]
             seed=self.seed,
@@ -184,7 +190,7 @@ class Loader:
             rank=self.rank,
             world_size=self.world_size,
             drop_last=self.drop_last,
-            block_size=self.block_size,
+            block_size=self._block_size(chunks),
             window=self.window,
         )
         self._plan_cache = (epoch, plan)

@@ -60,12 +60,6 @@ class Window:
             return None
         return np.random.default_rng(list(self.mixing)).permutation(self.length)
 
-    def rows(self) -> np.ndarray:
-        """The source rows in the order they are yielded."""
-        read = np.concatenate([_piece_rows(p) for p in self.pieces])
-        order = self.order()
-        return read if order is None else read[order]
-
 
 @dataclass(frozen=True)
 class RankPlan:
@@ -88,13 +82,40 @@ class RankPlan:
         lengths = [w.length for w in self.windows]
         return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
+    def segments(self, number: int) -> list[tuple[int, slice | np.ndarray]]:
+        """Where batch ``number``'s rows are: (window, positions among its rows).
+
+        A batch takes consecutive rows of the rank's sequence, from one window
+        or from the end of one and the start of the next. Its positions in a
+        window are sorted (a slice where contiguous): within a batch the order
+        of the rows does not matter, and sorted positions are one copy each.
+        """
+        batches, windows = self.batch_offsets(), self.window_offsets()
+        lo, hi = int(batches[number]), int(batches[number + 1])
+        first = int(np.searchsorted(windows, lo, side="right")) - 1
+        result = []
+        for w in range(first, len(self.windows)):
+            start, stop = int(windows[w]), int(windows[w + 1])
+            if start >= hi:
+                break
+            a, b = max(lo, start) - start, min(hi, stop) - start
+            order = self.windows[w].order()
+            positions = slice(a, b) if order is None else np.sort(order[a:b])
+            result.append((w, positions))
+        return result
+
     def batches(self) -> list[np.ndarray]:
         """The source rows of every batch (materialises the plan; for checks)."""
-        rows = np.concatenate(
-            [np.zeros(0, np.int64), *(w.rows() for w in self.windows)]
-        )
-        offsets = self.batch_offsets()
-        return [rows[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+        rows = [
+            np.concatenate([_piece_rows(p) for p in w.pieces]) for w in self.windows
+        ]
+        return [
+            np.concatenate(
+                [np.zeros(0, np.int64)]
+                + [rows[w][positions] for w, positions in self.segments(number)]
+            )
+            for number in range(self.num_batches)
+        ]
 
 
 def _piece_length(piece: slice | np.ndarray) -> int:

@@ -1,8 +1,8 @@
 """Reading a window of rows and cutting it into batches.
 
-A piece of a window is read through the public model: ``source[piece]``, then
-``compute()`` -- which, for showers read from files, reads the rows straight
-from the files into numpy arrays, one read per file, without a scheduler.
+A piece of a window is read the way ``source[piece].compute()`` reads it: for
+showers read from files, the rows go straight from the files into numpy
+arrays, one read per file, without a scheduler; anything else is computed.
 """
 
 from __future__ import annotations
@@ -25,20 +25,18 @@ def read_piece(
     source: Showers, piece: slice | np.ndarray, fields: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """The given fields of ``source``'s rows ``piece``, in memory."""
-    rows = source[piece]
     stored = [name for name in fields if name != INDEX]
     if any(name in _NEED_POINTS for name in stored):
-        # One eager read of all fields: the per-shower ones cost little next
-        # to the points, and this is the path that reads files directly.
-        in_memory = rows.compute()
-        values = {name: getattr(in_memory, name) for name in stored}
-    elif rows.is_lazy:
-        import dask
-
-        arrays = dask.compute(*(getattr(rows, name) for name in stored))
-        values = dict(zip(stored, arrays, strict=True))
-    else:
+        rows = _read_rows(source, piece)
         values = {name: getattr(rows, name) for name in stored}
+    else:
+        selected = source[piece]
+        arrays = (getattr(selected, name) for name in stored)
+        if selected.is_lazy:
+            import dask
+
+            arrays = dask.compute(*arrays)
+        values = dict(zip(stored, arrays, strict=True))
     if INDEX in fields:
         if isinstance(piece, slice):
             values[INDEX] = np.arange(piece.start, piece.stop, dtype=np.int64)
@@ -47,45 +45,67 @@ def read_piece(
     return values
 
 
+def _read_rows(source: Showers, piece: slice | np.ndarray) -> Showers:
+    """All fields of rows ``piece`` in memory (the per-shower ones cost little)."""
+    stored = source._source
+    if stored is not None:
+        # Rows of files read straight into numpy, as compute() reads them, but
+        # without building a graph first, and through the file manager's open
+        # handles, as a graph's tasks do, instead of opening the file per read.
+        return stored.narrowed(piece).read(in_task=True)
+    return source[piece].compute()
+
+
 @dataclass
 class ReadWindow:
-    """A window's fields, piece by piece, and the order its rows are yielded in."""
+    """A window's fields as read, piece by piece."""
 
     pieces: list[dict[str, np.ndarray]]
     starts: np.ndarray  # of each piece among the window's rows, and the end
-    order: np.ndarray | None
 
     @classmethod
     def read(cls, source: Showers, window: Window, fields: Sequence[str]) -> ReadWindow:
         pieces = [read_piece(source, piece, fields) for piece in window.pieces]
         lengths = [len(next(iter(p.values()))) for p in pieces]
-        starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        return cls(pieces, starts, window.order())
+        return cls(pieces, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
-    def take(self, lo: int, hi: int, width: int | None) -> dict[str, np.ndarray]:
-        """Rows ``lo:hi`` of the window in yield order; points cut to ``width``."""
-        if self.order is None and len(self.pieces) == 1:
-            # Contiguous rows of one read: views, no copy.
-            return {
-                name: _cut(values[lo:hi], name, width)
-                for name, values in self.pieces[0].items()
-            }
-        if self.order is None:
-            positions = np.arange(lo, hi, dtype=np.int64)
-        else:
-            positions = self.order[lo:hi]
-        piece_of = np.searchsorted(self.starts, positions, side="right") - 1
+    def largest(self, positions: slice | np.ndarray) -> int:
+        """Largest ``num_points`` of the rows at ``positions``."""
+        counts = np.concatenate([p["num_points"] for p in self.pieces])[positions]
+        return int(counts.max()) if len(counts) else 0
+
+    def take(
+        self, positions: slice | np.ndarray, width: int | None
+    ) -> dict[str, np.ndarray]:
+        """The rows at sorted ``positions``; points cut to ``width`` points."""
+        if isinstance(positions, slice):
+            number = (
+                int(np.searchsorted(self.starts, positions.start, side="right")) - 1
+            )
+            end = int(self.starts[number + 1])
+            if positions.stop <= end:
+                # Contiguous rows of one read: views, no copy.
+                start = int(self.starts[number])
+                rows = slice(positions.start - start, positions.stop - start)
+                return {
+                    name: _cut(values, name, width)[rows]
+                    for name, values in self.pieces[number].items()
+                }
+            positions = np.arange(positions.start, positions.stop, dtype=np.int64)
+        # Sorted positions: each piece's rows are one run of the output.
+        bounds = np.searchsorted(positions, self.starts)
         result = {}
         for name, first in self.pieces[0].items():
-            shape = list(first.shape)
-            shape[0] = len(positions)
-            if name == "points" and width is not None:
-                shape[1] = width
-            out = np.empty(shape, first.dtype)
+            out = np.empty(
+                (len(positions), *_cut(first, name, width).shape[1:]), first.dtype
+            )
             for number, piece in enumerate(self.pieces):
-                chosen = piece_of == number
-                rows = positions[chosen] - self.starts[number]
-                out[chosen] = _cut(piece[name], name, width)[rows]
+                lo, hi = int(bounds[number]), int(bounds[number + 1])
+                if hi > lo:
+                    rows = positions[lo:hi] - self.starts[number]
+                    np.take(
+                        _cut(piece[name], name, width), rows, axis=0, out=out[lo:hi]
+                    )
             result[name] = out
         return result
 
@@ -105,42 +125,28 @@ def batches_of(
     """Batches ``first`` to ``stop - 1`` of ``plan``, reading only their windows.
 
     At most the windows a batch spans are held (two, when batches are smaller
-    than windows): a window is dropped once its last row is yielded.
+    than windows): a window is dropped once a batch starts after it.
     """
     fields = list(fields)
-    read_fields = fields
-    if trim_points and "points" in fields and "num_points" not in fields:
-        read_fields = [*fields, "num_points"]
-    batch_offsets = plan.batch_offsets()
-    window_offsets = plan.window_offsets()
+    trim = trim_points and "points" in fields
+    read_fields = (
+        [*fields, "num_points"] if trim and "num_points" not in fields else fields
+    )
     held: dict[int, ReadWindow] = {}
     for number in range(first, stop):
-        lo, hi = int(batch_offsets[number]), int(batch_offsets[number + 1])
-        first_window = int(np.searchsorted(window_offsets, lo, side="right")) - 1
-        last_window = int(np.searchsorted(window_offsets, hi, side="left")) - 1
-        for old in [w for w in held if w < first_window]:
+        segments = plan.segments(number)
+        for old in [w for w in held if w < segments[0][0]]:
             del held[old]
-        parts = []
-        width = None
-        for w in range(first_window, max(first_window, last_window) + 1):
+        for w, _ in segments:
             if w not in held:
                 held[w] = ReadWindow.read(source, plan.windows[w], read_fields)
-            start = int(window_offsets[w])
-            a, b = max(lo, start) - start, min(hi, int(window_offsets[w + 1])) - start
-            parts.append((held[w], a, b))
-        if trim_points and "points" in fields:
-            width = max(_largest(window, a, b) for window, a, b in parts)
-        taken = [window.take(a, b, width) for window, a, b in parts]
+        width = None
+        if trim:
+            width = max(held[w].largest(positions) for w, positions in segments)
+        taken = [held[w].take(positions, width) for w, positions in segments]
         batch = (
             taken[0]
             if len(taken) == 1
             else {n: np.concatenate([t[n] for t in taken]) for n in taken[0]}
         )
         yield {name: batch[name] for name in fields}
-
-
-def _largest(window: ReadWindow, lo: int, hi: int) -> int:
-    """Largest num_points among the window's rows ``lo:hi`` in yield order."""
-    counts = np.concatenate([p["num_points"] for p in window.pieces])
-    chosen = counts[lo:hi] if window.order is None else counts[window.order[lo:hi]]
-    return int(chosen.max()) if len(chosen) else 0
