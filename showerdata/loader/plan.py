@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -73,14 +74,25 @@ class RankPlan:
     def num_batches(self) -> int:
         return len(self.batch_sizes)
 
+    @cached_property
     def batch_offsets(self) -> np.ndarray:
         """Start of each batch in the rank's row sequence, and its end."""
         return np.concatenate([[0], np.cumsum(self.batch_sizes)]).astype(np.int64)
 
+    @cached_property
     def window_offsets(self) -> np.ndarray:
         """Start of each window in the rank's row sequence, and its end."""
         lengths = [w.length for w in self.windows]
         return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+    def _order(self, number: int) -> np.ndarray | None:
+        """Window ``number``'s order, kept for the two windows last asked for."""
+        cache = self.__dict__.setdefault("_orders", {})
+        if number not in cache:
+            if len(cache) >= 2:
+                del cache[min(cache)]
+            cache[number] = self.windows[number].order()
+        return cache[number]
 
     def segments(self, number: int) -> list[tuple[int, slice | np.ndarray]]:
         """Where batch ``number``'s rows are: (window, positions among its rows).
@@ -90,7 +102,7 @@ class RankPlan:
         window are sorted (a slice where contiguous): within a batch the order
         of the rows does not matter, and sorted positions are one copy each.
         """
-        batches, windows = self.batch_offsets(), self.window_offsets()
+        batches, windows = self.batch_offsets, self.window_offsets
         lo, hi = int(batches[number]), int(batches[number + 1])
         first = int(np.searchsorted(windows, lo, side="right")) - 1
         result = []
@@ -99,7 +111,7 @@ class RankPlan:
             if start >= hi:
                 break
             a, b = max(lo, start) - start, min(hi, stop) - start
-            order = self.windows[w].order()
+            order = self._order(w)
             positions = slice(a, b) if order is None else np.sort(order[a:b])
             result.append((w, positions))
         return result
