@@ -94,13 +94,21 @@ class Loader:
         batch.
     block_size : int, optional
         Showers per block, the unit of reading (blocks never cross chunks or
-        files). Default: a chunk of the source divided by ``window``, so that
-        a window holds about one chunk (~64 MiB of padded points).
+        files). Default: for ``"blocks"``, a chunk of the source divided by
+        ``window``, so that a window holds about one chunk (~64 MiB of padded
+        points); otherwise a chunk.
     window : int
         Blocks whose rows ``"blocks"`` mixes; at most two windows are held.
     prefetch : int
         Batches prepared ahead by a background thread; 0 prepares them in the
         iterating thread.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch iteration yields (see :meth:`set_epoch`).
+    position : int
+        Batches of that epoch already yielded; iteration continues after them.
 
     Examples
     --------
@@ -169,9 +177,10 @@ class Loader:
         full, rest = divmod(len(self.source), length)
         return (length,) * full + ((rest,) if rest else ())
 
-    def _block_size(self, chunks: tuple[int, ...]) -> int:
-        """Rows per block: given, or a window of blocks holds about one chunk."""
-        if self.block_size is not None:
+    def _block_size(self, chunks: tuple[int, ...]) -> int | None:
+        """Rows per block: given; for "blocks", a window holds about one chunk;
+        else (None) a chunk."""
+        if self.block_size is not None or self.shuffle != "blocks":
             return self.block_size
         return max(1, -(-max(chunks, default=1) // self.window))
 

@@ -46,6 +46,10 @@ def prefetched(items: Iterator[T], depth: int) -> Iterator[T]:
             put(_DONE)
         except BaseException as error:  # handed to the consumer, raised there
             put(_Failed(error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # the producer's cleanup runs in the producer's thread
 
     thread = threading.Thread(target=produce, name="showerdata-loader", daemon=True)
     thread.start()

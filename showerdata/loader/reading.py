@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..buffers import empty, reusing
 from ..showers import Showers
 from .plan import RankPlan, Window
 
@@ -96,7 +97,7 @@ class ReadWindow:
         bounds = np.searchsorted(positions, self.starts)
         result = {}
         for name, first in self.pieces[0].items():
-            out = np.empty(
+            out = empty(
                 (len(positions), *_cut(first, name, width).shape[1:]), first.dtype
             )
             for number, piece in enumerate(self.pieces):
@@ -133,6 +134,20 @@ def batches_of(
         [*fields, "num_points"] if trim and "num_points" not in fields else fields
     )
     held: dict[int, ReadWindow] = {}
+    with reusing():  # the memory of windows and batches dropped goes to the next
+        yield from _batches(source, plan, fields, read_fields, first, stop, trim, held)
+
+
+def _batches(
+    source: Showers,
+    plan: RankPlan,
+    fields: list[str],
+    read_fields: list[str],
+    first: int,
+    stop: int,
+    trim: bool,
+    held: dict[int, ReadWindow],
+) -> Iterator[dict[str, np.ndarray]]:
     for number in range(first, stop):
         segments = plan.segments(number)
         for old in [w for w in held if w < segments[0][0]]:
