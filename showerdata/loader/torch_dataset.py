@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ class ShowerBatches(torch.utils.data.IterableDataset):
 
     def __init__(self, loader: Loader) -> None:
         super().__init__()
-        self.loader = loader
+        self.loader = copy.copy(loader)  # the caller's loader keeps its format
         self.loader.format = "torch"
 
     def set_epoch(self, epoch: int) -> None:
