@@ -75,40 +75,46 @@ class ReadWindow:
         counts = np.concatenate([p["num_points"] for p in self.pieces])[positions]
         return int(counts.max()) if len(counts) else 0
 
-    def take(
+    def view(
         self, positions: slice | np.ndarray, width: int | None
-    ) -> dict[str, np.ndarray]:
-        """The rows at sorted ``positions``; points cut to ``width`` points."""
+    ) -> dict[str, np.ndarray] | None:
+        """The rows at ``positions`` as views, if they are one run of one read."""
+        if not isinstance(positions, slice):
+            return None
+        number = int(np.searchsorted(self.starts, positions.start, side="right")) - 1
+        start, end = int(self.starts[number]), int(self.starts[number + 1])
+        if positions.stop > end:
+            return None
+        rows = slice(positions.start - start, positions.stop - start)
+        return {
+            name: _cut(values, name, width)[rows]
+            for name, values in self.pieces[number].items()
+        }
+
+    def copy_into(
+        self,
+        positions: slice | np.ndarray,
+        width: int | None,
+        out: dict[str, np.ndarray],
+    ) -> None:
+        """Copy the rows at sorted ``positions`` into ``out``'s arrays."""
         if isinstance(positions, slice):
-            number = (
-                int(np.searchsorted(self.starts, positions.start, side="right")) - 1
-            )
-            end = int(self.starts[number + 1])
-            if positions.stop <= end:
-                # Contiguous rows of one read: views, no copy.
-                start = int(self.starts[number])
-                rows = slice(positions.start - start, positions.stop - start)
-                return {
-                    name: _cut(values, name, width)[rows]
-                    for name, values in self.pieces[number].items()
-                }
             positions = np.arange(positions.start, positions.stop, dtype=np.int64)
         # Sorted positions: each piece's rows are one run of the output.
         bounds = np.searchsorted(positions, self.starts)
-        result = {}
-        for name, first in self.pieces[0].items():
-            out = empty(
-                (len(positions), *_cut(first, name, width).shape[1:]), first.dtype
-            )
-            for number, piece in enumerate(self.pieces):
-                lo, hi = int(bounds[number]), int(bounds[number + 1])
-                if hi > lo:
-                    rows = positions[lo:hi] - self.starts[number]
-                    np.take(
-                        _cut(piece[name], name, width), rows, axis=0, out=out[lo:hi]
-                    )
-            result[name] = out
-        return result
+        for number, piece in enumerate(self.pieces):
+            lo, hi = int(bounds[number]), int(bounds[number + 1])
+            if hi > lo:
+                rows = positions[lo:hi] - self.starts[number]
+                for name, values in piece.items():
+                    source = _cut(values, name, width)
+                    np.take(source, rows, axis=0, out=out[name][lo:hi])
+
+
+def _segment_length(positions: slice | np.ndarray) -> int:
+    if isinstance(positions, slice):
+        return positions.stop - positions.start
+    return len(positions)
 
 
 def _cut(values: np.ndarray, name: str, width: int | None) -> np.ndarray:
@@ -158,10 +164,23 @@ def _batches(
         width = None
         if trim:
             width = max(held[w].largest(positions) for w, positions in segments)
-        taken = [held[w].take(positions, width) for w, positions in segments]
-        batch = (
-            taken[0]
-            if len(taken) == 1
-            else {n: np.concatenate([t[n] for t in taken]) for n in taken[0]}
-        )
+        if len(segments) == 1:
+            views = held[segments[0][0]].view(segments[0][1], width)
+            if views is not None:
+                yield {name: views[name] for name in fields}
+                continue
+        # One output per field, from memory of batches dropped (a pooled
+        # buffer of the same size), filled window by window.
+        size = sum(_segment_length(positions) for _, positions in segments)
+        like = held[segments[0][0]].pieces[0]
+        batch = {
+            name: empty((size, *_cut(v, name, width).shape[1:]), v.dtype)
+            for name, v in like.items()
+        }
+        at = 0
+        for w, positions in segments:
+            length = _segment_length(positions)
+            part = {name: values[at : at + length] for name, values in batch.items()}
+            held[w].copy_into(positions, width, part)
+            at += length
         yield {name: batch[name] for name in fields}
