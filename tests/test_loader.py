@@ -183,6 +183,21 @@ def test_batches_hold_the_files_values(loader_production, shuffle):
         assert batch["points"].shape[1:] == (58, 5)
 
 
+@pytest.mark.parametrize("prefetch", [0, 3])
+def test_batches_larger_than_windows(loader_production, prefetch):
+    expected = reference(loader_production)
+    loader = showerdata.Loader(
+        loader_production, 40, shuffle="blocks", block_size=5, window=2,
+        prefetch=prefetch,
+    )  # fmt: skip
+    batches = list(loader)
+    assert [len(b["index"]) for b in batches] == [40, 40, 21]
+    for batch in batches:
+        check_batch(batch, expected)
+    seen = np.concatenate([b["index"] for b in batches])
+    assert sorted(seen.tolist()) == list(range(101))
+
+
 def test_in_memory_source_and_other_fields(loader_production):
     expected = reference(loader_production)
     memory = showerdata.load(loader_production).compute()
@@ -373,3 +388,20 @@ def test_ranks_in_processes_see_every_shower_once(loader_production, ranks):
             assert len(set(seen)) == len(seen) == 101 - dropped.pop(), key
     orders = {k: v for k, v in results[0].items() if k.startswith("blocks False")}
     assert orders["blocks False 0"] != orders["blocks False 1"]
+
+
+def test_numpy_batches_import_no_torch(loader_production):
+    code = (
+        "import json, sys, showerdata\n"
+        "loader = showerdata.Loader(json.loads(sys.argv[1]), 16, shuffle='blocks')\n"
+        "assert sum(len(b['index']) for b in loader) == 101\n"
+        "print('torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(loader_production)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

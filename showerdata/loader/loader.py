@@ -100,8 +100,8 @@ class Loader:
     window : int
         Blocks whose rows ``"blocks"`` mixes; at most two windows are held.
     prefetch : int
-        Batches prepared ahead by a background thread; 0 prepares them in the
-        iterating thread.
+        Batches prepared ahead by a background thread, while another reads
+        the next window; 0 reads and prepares them in the iterating thread.
 
     Attributes
     ----------
@@ -230,7 +230,15 @@ class Loader:
         """
         plan = self.plan()
         stop = plan.num_batches if stop is None else stop
-        made = batches_of(self.source, plan, self.fields, first, stop, self.trim_points)
+        made = batches_of(
+            self.source,
+            plan,
+            self.fields,
+            first,
+            stop,
+            self.trim_points,
+            read_ahead=self.prefetch > 0,
+        )
         for batch in prefetched(made, self.prefetch):
             yield self._converted(batch)
 

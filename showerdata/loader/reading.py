@@ -7,6 +7,7 @@ arrays, one read per file, without a scheduler; anything else is computed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import numpy as np
 from ..buffers import empty, reusing
 from ..showers import Showers
 from .plan import RankPlan, Window
+from .prefetch import prefetched
 
 #: The fields a batch may hold: those of Showers, and the source position.
 INDEX = "index"
@@ -128,59 +130,86 @@ def batches_of(
     first: int,
     stop: int,
     trim_points: bool = False,
+    read_ahead: bool = False,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Batches ``first`` to ``stop - 1`` of ``plan``, reading only their windows.
 
-    At most the windows a batch spans are held (two, when batches are smaller
-    than windows): a window is dropped once a batch starts after it.
+    A window is dropped once a batch starts after it. ``read_ahead``: a thread
+    reads the next window while batches are cut from the last, holding one
+    window more than the batches span (two, when batches are smaller than
+    windows); otherwise windows are read when a batch needs them.
     """
     fields = list(fields)
     trim = trim_points and "points" in fields
     read_fields = (
         [*fields, "num_points"] if trim and "num_points" not in fields else fields
     )
+    if first >= stop:
+        return
+    starts = plan.window_offsets
+    ends = plan.batch_offsets
+    first_window = int(np.searchsorted(starts, ends[first], side="right")) - 1
+    last_window = int(np.searchsorted(starts, ends[stop], side="left")) - 1
+    spans = (
+        np.searchsorted(starts, ends[first + 1 : stop + 1], side="left")
+        - np.searchsorted(starts, ends[first:stop], side="right")
+        + 1
+    )
+    slots = threading.Semaphore(int(spans.max()) + 1)
+
+    def read_windows() -> Iterator[tuple[int, ReadWindow]]:
+        for number in range(first_window, max(first_window, last_window) + 1):
+            if read_ahead:
+                slots.acquire()
+            yield number, ReadWindow.read(source, plan.windows[number], read_fields)
+
     held: dict[int, ReadWindow] = {}
     with reusing():  # the memory of windows and batches dropped goes to the next
-        yield from _batches(source, plan, fields, read_fields, first, stop, trim, held)
+        incoming = prefetched(read_windows(), 1 if read_ahead else 0)
+        try:
+            for number in range(first, stop):
+                segments = plan.segments(number)
+                for old in [w for w in held if w < segments[0][0]]:
+                    del held[old]
+                    slots.release()
+                for w, _ in segments:
+                    while w not in held:
+                        got, window = next(incoming)
+                        held[got] = window
+                yield _batch(held, segments, fields, trim)
+        finally:
+            held.clear()
+            for _ in range(len(spans) + 2):
+                slots.release()  # a reader waiting for a slot ends its read
+            incoming.close()
 
 
-def _batches(
-    source: Showers,
-    plan: RankPlan,
-    fields: list[str],
-    read_fields: list[str],
-    first: int,
-    stop: int,
-    trim: bool,
+def _batch(
     held: dict[int, ReadWindow],
-) -> Iterator[dict[str, np.ndarray]]:
-    for number in range(first, stop):
-        segments = plan.segments(number)
-        for old in [w for w in held if w < segments[0][0]]:
-            del held[old]
-        for w, _ in segments:
-            if w not in held:
-                held[w] = ReadWindow.read(source, plan.windows[w], read_fields)
-        width = None
-        if trim:
-            width = max(held[w].largest(positions) for w, positions in segments)
-        if len(segments) == 1:
-            views = held[segments[0][0]].view(segments[0][1], width)
-            if views is not None:
-                yield {name: views[name] for name in fields}
-                continue
-        # One output per field, from memory of batches dropped (a pooled
-        # buffer of the same size), filled window by window.
-        size = sum(_segment_length(positions) for _, positions in segments)
-        like = held[segments[0][0]].pieces[0]
-        batch = {
-            name: empty((size, *_cut(v, name, width).shape[1:]), v.dtype)
-            for name, v in like.items()
-        }
-        at = 0
-        for w, positions in segments:
-            length = _segment_length(positions)
-            part = {name: values[at : at + length] for name, values in batch.items()}
-            held[w].copy_into(positions, width, part)
-            at += length
-        yield {name: batch[name] for name in fields}
+    segments: list[tuple[int, slice | np.ndarray]],
+    fields: list[str],
+    trim: bool,
+) -> dict[str, np.ndarray]:
+    """One batch from its segments of the held windows."""
+    width = None
+    if trim:
+        width = max(held[w].largest(positions) for w, positions in segments)
+    if len(segments) == 1:
+        views = held[segments[0][0]].view(segments[0][1], width)
+        if views is not None:
+            return {name: views[name] for name in fields}
+    # One output per field, from memory of batches dropped (a pooled buffer of
+    # the same size), filled window by window.
+    size = sum(_segment_length(positions) for _, positions in segments)
+    like = held[segments[0][0]].pieces[0]
+    batch = {
+        name: empty((size, *_cut(v, name, width).shape[1:]), v.dtype)
+        for name, v in like.items()
+    }
+    at = 0
+    for w, positions in segments:
+        length = _segment_length(positions)
+        part = {name: values[at : at + length] for name, values in batch.items()}
+        held[w].copy_into(positions, width, part)
+        at += length
+    return {name: batch[name] for name in fields}
