@@ -322,6 +322,8 @@ def test_drop_last_reports_what_it_leaves_out(loader_production):
 def test_bad_settings_are_refused(loader_production):
     with pytest.raises(ValueError, match="unknown fields"):
         showerdata.Loader(loader_production, 4, fields=("points", "energy"))
+    with pytest.raises(ValueError, match="fields must name at least one"):
+        showerdata.Loader(loader_production, 4, fields=())
     with pytest.raises(ValueError, match="shuffle must be one of"):
         showerdata.Loader(loader_production, 4, shuffle="random")
     with pytest.raises(ValueError, match="rank 4 is not in 0..3"):

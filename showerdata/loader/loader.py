@@ -137,6 +137,8 @@ class Loader:
     ) -> None:
         self.source = _open(source)
         unknown = [f for f in fields if f not in FIELDS]
+        if not fields:
+            raise ValueError(f"fields must name at least one of {FIELDS}")
         if unknown:
             raise ValueError(f"unknown fields {unknown}; choose from {FIELDS}")
         if shuffle not in SHUFFLES:

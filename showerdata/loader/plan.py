@@ -46,8 +46,6 @@ class Window:
     pieces: tuple[slice | np.ndarray, ...]
     #: Entropy of the permutation of the window's rows; None: not permuted.
     mixing: tuple[int, ...] | None = None
-    #: For "exact": the rows in yield order (``pieces`` is them sorted).
-    wanted: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -55,8 +53,6 @@ class Window:
 
     def order(self) -> np.ndarray | None:
         """Positions among the read rows in yield order; None: as read."""
-        if self.wanted is not None:
-            return np.searchsorted(self.pieces[0], self.wanted)
         if self.mixing is None:
             return None
         return np.random.default_rng(list(self.mixing)).permutation(self.length)
@@ -235,8 +231,9 @@ def plan_rank(
         rng = np.random.default_rng([seed, epoch, _EXACT_ORDER])
         share = rng.permutation(num_rows)[start : start + used]
         offsets = np.concatenate([[0], np.cumsum(sizes[rank])])
+        # Each batch is one window: its rows, sorted, are one read per file.
         windows = tuple(
-            Window((np.sort(share[a:b]),), wanted=share[a:b])
+            Window((np.sort(share[a:b]),))
             for a, b in zip(offsets[:-1], offsets[1:], strict=True)
         )
         return RankPlan(windows, sizes[rank], dropped)
