@@ -173,9 +173,9 @@ def batches_of(
                     del held[old]
                     slots.release()
                 for w, _ in segments:
-                    while w not in held:
-                        got, window = next(incoming)
-                        held[got] = window
+                    if w not in held:  # windows arrive in the order batches use them
+                        got, held[w] = next(incoming)
+                        assert got == w, f"read window {got}, expected {w}"
                 yield _batch(held, segments, fields, trim)
         finally:
             held.clear()
