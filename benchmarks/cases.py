@@ -43,14 +43,18 @@ class Side:
 class Check:
     """A target: ``time_ratio`` (median ours / median reference <= limit),
     ``speedup`` (median reference / median ours >= limit), ``peak_rss``
-    (peak RSS of ``ours`` <= limit bytes; ``reference`` shown only) or
-    ``seconds`` (median time of ``ours`` <= limit seconds).
+    (peak RSS of ``ours`` <= limit bytes; ``reference`` shown only),
+    ``seconds`` (median time of ``ours`` <= limit seconds), ``margin``
+    (median ours <= median reference + limit seconds) or ``rss_margin``
+    (peak RSS of ours <= that of the reference + limit bytes).
     """
 
     label: str
     ours: str
     reference: str | None
-    kind: Literal["time_ratio", "speedup", "peak_rss", "seconds"]
+    kind: Literal[
+        "time_ratio", "speedup", "peak_rss", "seconds", "margin", "rss_margin"
+    ]
     limit: float
 
     @property
@@ -62,6 +66,10 @@ class Check:
             return f"speed-up >= {self.limit:g}"
         if self.kind == "seconds":
             return f"<= {self.limit * 1000:g} ms"
+        if self.kind == "margin":
+            return f"<= reference + {self.limit * 1000:g} ms"
+        if self.kind == "rss_margin":
+            return f"RSS <= reference + {self.limit / MiB:g} MiB"
         return f"ratio <= {self.limit:g}"
 
 
@@ -639,6 +647,9 @@ def build_cases(data: DataSet, directory: Path) -> list[Case]:
 
     cases += zarr_cases(data, directory)
     cases.append(shuffle_case(data, directory))
+    from loader_cases import loader_cases  # it imports this module's building blocks
+
+    cases += loader_cases(data, directory)
     cases += heap_read_cases(data, directory)
     for case in cases:
         for side in case.sides:
@@ -851,14 +862,13 @@ emit(seconds=seconds, points=written_points(PARAMS["out"]))
 )
 
 
-def shuffle_case(data: DataSet, directory: Path) -> Case:
-    """``showerdata shuffle`` of two toy files, each half the main file's size."""
+def two_halves(data: DataSet) -> tuple[DataSpec, ...]:
+    """Two toy files, each half the main file's size (a small production)."""
     main = data.main
-    half = main.num_showers // 2
-    specs = tuple(
+    return tuple(
         DataSpec(
             f"shuffle_{part}",
-            half,
+            main.num_showers // 2,
             main.max_points,
             main.num_features,
             batch=main.batch,
@@ -866,6 +876,13 @@ def shuffle_case(data: DataSet, directory: Path) -> Case:
         )
         for part, seed in (("a", 1), ("b", 2))
     )
+
+
+def shuffle_case(data: DataSet, directory: Path) -> Case:
+    """``showerdata shuffle`` of two toy files, each half the main file's size."""
+    main = data.main
+    half = main.num_showers // 2
+    specs = two_halves(data)
     inputs = [str(directory / spec.filename) for spec in specs]
     shape = f"{half:,} x {main.max_points} x {main.num_features}"
     params = {"inputs": inputs}

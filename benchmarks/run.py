@@ -418,6 +418,20 @@ def evaluate(check: Check, result: CaseResult) -> Row:
             row.measured = f"speed-up {row.value:.2f}"
             row.result = "PASS" if row.value >= check.limit else "MISS"
         return row
+    if check.kind == "margin":
+        if ours.ok and ref is not None and ref.ok:
+            row.value = ours.median_seconds - ref.median_seconds
+            row.measured = f"{row.value * 1000:+.0f} ms"
+            row.result = "PASS" if row.value <= check.limit else "MISS"
+        return row
+    if check.kind == "rss_margin":
+        if ours.ok and ref is not None and ref.ok:
+            row.value = (ours.peak_rss - ref.peak_rss) / MiB
+            row.measured = f"RSS {row.value:+.0f} MiB"
+            row.result = (
+                "PASS" if ours.peak_rss <= ref.peak_rss + check.limit else "MISS"
+            )
+        return row
     if check.kind == "seconds":
         if ours.ok:
             row.value = ours.median_seconds

@@ -29,6 +29,7 @@ from .io.convert import convert
 from .io.datafile import ShowerDataFile
 from .io.files import close_files
 from .io.index import write_index
+from .loader import Loader
 from .ops.clustering import cluster
 from .ops.filtering import filter_showers
 from .ops.shifting import shift
@@ -50,6 +51,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "IncidentParticles",
+    "Loader",
     "MissingDataError",
     "ShowerDataError",
     "ShowerDataFile",

@@ -191,3 +191,19 @@ def hdf5_reader(request, monkeypatch):
 
             monkeypatch.setattr(heap_rows, "gather_heap_rows", refuse)
         yield request.param
+
+
+@pytest.fixture(scope="session")
+def loader_production(tmp_path_factory) -> list[str]:
+    """Five HDF5 files of 1, 0, 37, 23 and 40 showers, one incident energy each."""
+    directory = tmp_path_factory.mktemp("loader")
+    paths = []
+    start = 0
+    for number, size in enumerate((1, 0, 37, 23, 40)):
+        arrays = toy_arrays(start, start + size, seed=11, max_points=30 + 7 * number)
+        arrays["energies"] = np.full((size, 1), 10.0 * (number + 1), np.float32)
+        path = directory / f"part-{number}.h5"
+        showerdata.save(showerdata.Showers(**arrays), path)
+        paths.append(str(path))
+        start += size
+    return paths

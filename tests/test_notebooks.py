@@ -131,3 +131,14 @@ def test_distributed_run_runs(tmp_path, kernel):
     store = tmp_path / "clustered.zarr"
     assert store.is_dir(), "clustered.zarr is not a zarr store (a directory)"
     assert (store / "zarr.json").is_file()
+
+
+@pytest.mark.torch
+def test_training_loader_runs(tmp_path, kernel):
+    outputs, text = run_without_errors("training_loader.ipynb", tmp_path, kernel)
+    assert "25 batches per epoch" in text
+    assert "epoch 2: mean loss" in text
+    assert "same batches: True" in text
+    assert "two workers: 1600 showers, 1600 distinct, of 1600" in text
+    assert "rank 0 of 2: 13 batches per rank;" in text
+    assert "epoch 0 saw 1600 distinct showers of 1600 yielded" in text
