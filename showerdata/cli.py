@@ -112,7 +112,8 @@ def _check_output(
         )
     if "://" in path:
         return  # an object store: the save checks it
-    if is_pattern(path):
+    pattern = is_pattern(path)
+    if pattern:
         # The save checks every file of the pattern against the inputs
         # before it writes any; here the first, and what is there already.
         check_pattern(path)
@@ -134,7 +135,7 @@ def _check_output(
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} already exists; use --overwrite to replace it.")
     parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
+    if not pattern and not os.path.isdir(parent):  # a pattern's is made by the save
         raise FileNotFoundError(
             f"cannot write '{path}': directory '{parent}' does not exist."
         )

@@ -117,6 +117,14 @@ def test_round_trip_through_glob_and_index(tmp_path, showers, suffix):
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
 
 
+def test_the_directory_of_a_pattern_is_made(tmp_path, showers):
+    pattern = tmp_path / "new" / "sub" / "part-{:02d}.h5"
+    showerdata.save(showers.chunk(CHUNKS), pattern, showers_per_file=100)
+    names = sorted(os.listdir(tmp_path / "new" / "sub"))
+    assert names == ["part-00.h5", "part-01.h5", "part.index.json"]
+    assert_showers_equal(showerdata.load(tmp_path / "new" / "sub" / "*.h5"), showers)
+
+
 def test_in_memory_showers_and_incident_particles(tmp_path, showers):
     showerdata.save(showers, tmp_path / "part-{:02d}.h5", showers_per_file=64)
     # In memory, chunks are the default length (~64 MiB): one file here.

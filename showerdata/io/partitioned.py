@@ -36,7 +36,7 @@ from ..bundle import is_lazy_array
 from ..config import showers_per_chunk
 from ..deferred import dask_array as da
 from ..errors import ShowerDataError
-from ..replacing import check_parent_directory, remove
+from ..replacing import remove
 from ..showers import Showers
 from ..streaming import run_writes
 from .backends import backend_for
@@ -229,7 +229,6 @@ def save_partitioned(
     """
     pattern = os.fspath(pattern)
     check_pattern(pattern)
-    check_parent_directory(pattern.format(0))
     first = next(iter(fields.values()))
     total = int(first.shape[0])
     row_bytes = sum(
@@ -279,6 +278,8 @@ def save_partitioned(
     for part in parts:
         if part.number not in done:
             _remove_leftovers(part.path)
+            # A pattern names a directory of parts: made here, like the parts.
+            os.makedirs(os.path.dirname(os.path.abspath(part.path)), exist_ok=True)
 
     layer = WRITE_LAYER + tokenize(pattern, token, [p.chunks for p in parts])
     tasks: dict[Any, Any] = {}
