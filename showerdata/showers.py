@@ -342,7 +342,8 @@ class Showers(Bundle):
     def inc_particles(self) -> IncidentParticles:
         """The incident particles of these showers, lazy or in memory like them."""
         return IncidentParticles._from_fields(
-            {"energies": self.energies, "pdg": self.pdg, "directions": self.directions}
+            {"energies": self.energies, "pdg": self.pdg, "directions": self.directions},
+            origin=self._origin,
         )
 
     def copy(self) -> Showers:

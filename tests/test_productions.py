@@ -212,6 +212,25 @@ def test_single_file_has_sources_too(production):
     assert showers[3:].locate(1) == (str(directory / "part-2.h5"), 4)
 
 
+def test_copies_and_persisted_showers_keep_their_files(production):
+    directory, _ = production
+    part = showerdata.load(str(directory / "part-*"))[5:15]
+    expected = [
+        (str(directory / "part-1.h5"), 1),
+        (str(directory / "part-2.h5"), 7),
+        (str(directory / "part-10.zarr"), 2),
+    ]
+    in_memory = part.compute()
+    for kept in (part.copy(), part.persist(), in_memory.copy(), in_memory.persist()):
+        assert kept.sources == expected
+        assert kept.locate(8) == (str(directory / "part-10.zarr"), 0)
+    one_file = showerdata.load(directory / "part-2.h5")
+    assert repr(one_file).endswith("lazy: 1 chunk of <= 7)")  # one file: not said
+    assert repr(part.inc_particles) == (
+        "IncidentParticles(10 particles, lazy: 3 chunks of <= 7, from 3 files)"
+    )
+
+
 def test_file_functions_accept_productions(production):
     directory, single = production
     pattern = str(directory / "part-*")
