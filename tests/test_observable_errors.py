@@ -1,11 +1,11 @@
-"""A point outside the layers is named by its shower's index in the whole input."""
+"""Bad values inside showers are named by the shower's index in the whole input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from showerdata import ShowerDataError, Showers, observables
+from showerdata import ShowerDataError, Showers, observables, shift
 from showerdata.detector import get_test_geometry
 
 NUM_LAYERS = 10
@@ -33,9 +33,7 @@ CALLS = {
         s, detector_config=GEOMETRY
     ),
     "center_of_energy": lambda s: observables.calc_center_of_energy(s, GEOMETRY),
-    "all four": lambda s: observables.calc_observables(s, GEOMETRY)[
-        "energy_per_layer"
-    ],
+    "all four": lambda s: observables.calc_observables(s, GEOMETRY)["energy_per_layer"],
 }
 
 
@@ -58,3 +56,18 @@ def test_without_the_bad_shower_there_is_no_error(call):
     keep = np.arange(30) != BAD_SHOWER
     values = np.asarray(CALLS[call](showers[keep].chunk(7)))
     assert values.shape[0] == 29
+
+
+@pytest.mark.parametrize("chunks", [None, 7, 12])
+@pytest.mark.parametrize("inverse", [False, True])
+def test_shift_names_a_flat_direction_by_its_global_index(chunks, inverse):
+    showers = showers_with_one_bad_point()
+    directions = np.tile(np.float32([0.1, -0.2, 0.97]), (30, 1))
+    directions[BAD_SHOWER] = [0.5, 0.5, 0.0]
+    showers = Showers(showers.points % 9, showers.energies, 22, directions)
+    if chunks is not None:
+        showers = showers.chunk(chunks)
+    with pytest.raises(ShowerDataError) as raised:
+        shift(showers, inverse=inverse).compute()
+    assert raised.value.index == BAD_SHOWER
+    assert str(raised.value).startswith(f"shower {BAD_SHOWER}: incident direction")
