@@ -213,3 +213,32 @@ def test_default_fields_have_v07_dtypes():
     assert particles.pdg.dtype == np.int32
     showers = Showers(np.zeros((3, 2, 4), np.float32), np.ones((3, 1)), 22)
     assert showers.directions.dtype == np.float32
+
+
+def test_a_header_that_contradicts_the_data_is_named_with_v07s_words(tmp_path):
+    # 0.7.0 returned the contradicting shape; we refuse the file, with 0.7's
+    # words for an invalid file first and the file and dataset kept.
+    path = tmp_path / "liar.h5"
+    Showers(np.ones((3, 2, 4), np.float32), np.ones((3, 1)), 22).save(path)
+    with h5py.File(path, "a") as file:
+        file["shape"][0] = 5
+    with pytest.raises(showerdata.ShowerDataError) as raised:
+        showerdata.get_file_shape(path)
+    error = raised.value
+    assert isinstance(error, ValueError)  # what 0.7 programs catch
+    assert (error.path, error.dataset) == (str(path), "showers")
+    assert str(error) == (
+        f"{path} is not a valid shower data file. (invalid showers) file "
+        f"'{path}', dataset 'showers': has 3 rows but 'shape' says 5 showers"
+    )
+
+
+def test_locate_of_showers_from_no_file_says_why(tmp_path):
+    showers = Showers(np.ones((3, 2, 4), np.float32), np.ones((3, 1)), 22)
+    with pytest.raises(ValueError) as raised:
+        showers.locate(0)
+    assert str(raised.value) == (
+        "these showers come from no file (they were built in memory or by an "
+        "operation that may drop or reorder rows); locate() needs showers opened "
+        "with load()."
+    )
