@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 
+import dask.array as da
 import h5py
 import numpy as np
 import pytest
@@ -36,6 +37,7 @@ def pts(f=4):
 
 
 E = np.ones((N, 1), np.float32)
+T = np.ones((2, 3, 2), np.float32)
 
 
 def h5(name, **datasets):
@@ -124,6 +126,41 @@ CASES = {
         "showerdata.get_file_shape(h5('s5.h5', shape=np.ones((1, 3), int)))",
         "dataset 'shape' of file 'WORK/s5.h5': invalid shape dataset",
     ),
+    "length without energies": (
+        "showerdata.get_file_length(h5('l1.h5', points=np.ones(2)))",
+        "Key 'energies' not found in HDF5 file. (file 'WORK/l1.h5': dataset "
+        "'energies' not found: not a showerdata file, or written without it)",
+    ),
+    "length of a group": (
+        "showerdata.get_file_length(h5('l2.h5', energies=None))",
+        "file 'WORK/l2.h5', dataset 'energies': expected a dataset, found a group",
+    ),
+    "target with a negative count": (
+        "showerdata.save_target(T, os.path.join(WORK, 't1.h5'), np.array([1, -1]))",
+        "",
+    ),
+    "target with a count above P": (
+        "showerdata.save_target(T, os.path.join(WORK, 't2.h5'), np.array([1, 4]))",
+        "",
+    ),
+    "target added twice": (
+        "p = os.path.join(WORK, 't3.h5'); showerdata.create_empty_file(p, (2, 3, 4));"
+        " showerdata.add_target_dataset(p, (2, 3, 2));"
+        " showerdata.add_target_dataset(p, (2, 3, 2))",
+        "",
+    ),
+    "target batch with a count above P": (
+        "p = os.path.join(WORK, 't4.h5'); showerdata.create_empty_file(p, (2, 3, 4));"
+        " showerdata.add_target_dataset(p, (2, 3, 2));"
+        " showerdata.save_target_batch(T, p, np.array([4, 1]))",
+        "",
+    ),
+    "target batch with a negative count": (
+        "p = os.path.join(WORK, 't5.h5'); showerdata.create_empty_file(p, (2, 3, 4));"
+        " showerdata.add_target_dataset(p, (2, 3, 2));"
+        " showerdata.save_target_batch(T, p, np.array([1, -2]), start=0)",
+        "",
+    ),
 }
 
 #: Runs every case and prints (exception type, message) by case, with the work
@@ -162,7 +199,7 @@ def test_the_error_is_v07s_then_ours(case, v07_answers, tmp_path):
     with pytest.raises(getattr(builtins, kind)) as raised:
         exec(code, names)
     message = str(raised.value).replace(str(tmp_path), "WORK")
-    assert message == f"{v07_message} {detail}"
+    assert message == f"{v07_message} {detail}".strip()
 
 
 def test_concatenating_other_features_is_a_value_error_as_in_v07(v07, tmp_path):
@@ -242,3 +279,34 @@ def test_locate_of_showers_from_no_file_says_why(tmp_path):
         "operation that may drop or reorder rows); locate() needs showers opened "
         "with load()."
     )
+
+
+@pytest.mark.parametrize(("counts", "bad"), [([1, -1, 2], -1), ([1, 2, 4], 4)])
+def test_lazy_target_counts_are_checked_when_written(tmp_path, counts, bad):
+    path = tmp_path / "target.h5"
+    target = da.ones((3, 3, 2), dtype=np.float32, chunks=2)
+    with pytest.raises(showerdata.ShowerDataError) as raised:
+        showerdata.save_target(target, path, da.from_array(np.array(counts), 2))
+    assert raised.value.dataset == "num_points"
+    assert f"num_points = {bad} is outside 0..3" in str(raised.value)
+    assert not path.exists()
+
+
+def test_a_failed_target_leaves_an_existing_file_as_it_was(tmp_path):
+    path = tmp_path / "showers.h5"
+    showers = Showers(np.ones((3, 2, 4), np.float32), np.ones((3, 1)), 22)
+    showers.save(path)
+    target = da.ones((3, 3, 2), dtype=np.float32, chunks=2)
+    with pytest.raises(showerdata.ShowerDataError):
+        showerdata.save_target(target, path, da.from_array(np.array([1, 5, 1]), 2))
+    with h5py.File(path) as file:
+        assert sorted(file) == [
+            "directions",
+            "energies",
+            "num_points",
+            "pdg",
+            "shape",
+            "shower_ids",
+            "showers",
+        ]
+    assert showerdata.load(path).compute() == showers
