@@ -263,6 +263,25 @@ def test_load_target_of_a_production(tmp_path):
     points, counts = showerdata.load_target(names, start=2)
     np.testing.assert_array_equal(points.compute(), np.concatenate(expected_points)[2:])
     np.testing.assert_array_equal(counts.compute(), np.concatenate(expected_counts)[2:])
+    # a window across both files, cropped to 6 points; counts are clipped to the
+    # crop as load() clips them (0.7.0 kept counts above the crop)
+    points, counts = showerdata.load_target(names, start=3, stop=7, max_points=6)
+    np.testing.assert_array_equal(
+        points.compute(), np.concatenate(expected_points)[3:7, :6]
+    )
+    np.testing.assert_array_equal(
+        counts.compute(), np.minimum(np.concatenate(expected_counts)[3:7], 6)
+    )
+
+
+def test_v07_mode_reads_productions_into_numpy(production):
+    directory, single = production
+    expected = _expected(single, NATURAL, 35)
+    with dask.config.set({"showerdata.lazy": False}):
+        particles = showerdata.load_inc_particles(str(directory / "part-*"), 4, 15)
+    assert isinstance(particles.energies, np.ndarray)
+    np.testing.assert_array_equal(particles.energies, expected["energies"][4:15])
+    np.testing.assert_array_equal(particles.directions, expected["directions"][4:15])
 
 
 # -- files that differ, bad input ------------------------------------------------
