@@ -186,7 +186,7 @@ showerdata.save_target_batch(target[4:], path, counts[4:], start=4)
 """
 
 
-def _datasets(path) -> dict:
+def _dataset_contents(path) -> dict:
     found = {}
     with h5py.File(path) as file:
 
@@ -209,6 +209,6 @@ def test_a_target_written_in_batches_equals_v07s(v07, tmp_path):
     # Small chunks, so each batch is written in several blocks.
     with dask.config.set({"showerdata.chunk-bytes": 200}):
         exec(TARGET_BATCHES, {"path": str(ours)})
-    expected = _datasets(theirs)
+    expected = _dataset_contents(theirs)
     assert "target/point_clouds" in expected
-    assert _datasets(ours) == expected
+    assert _dataset_contents(ours) == expected
