@@ -296,6 +296,8 @@ def test_chunk_auto_uses_the_configured_chunk_bytes() -> None:
         assert_lazy(s.chunk("auto"), (3, 3, 3, 3))
         assert_lazy(s.chunk(), (3, 3, 3, 3))
     assert_lazy(s.chunk("auto"), (N,))  # 64 MiB default: one chunk
+    with dask.config.set({"showerdata.chunk-bytes": per_shower // 2}):
+        assert_lazy(s.chunk("auto"), (1,) * N)  # never less than one shower
 
 
 def test_chunk_of_empty_showers() -> None:
