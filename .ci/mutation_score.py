@@ -64,7 +64,10 @@ def main() -> int:
     for name, status in statuses.items():
         kind = "equivalent" if name in equivalent and status not in KILLED else status
         by_module[module_of(name)][kind] += 1
-    print(f"{'module':40} {'mutants':>8} {'killed':>7} {'equiv.':>7} {'score':>7}")
+    print(
+        f"{'module':32} {'mutants':>8} {'killed':>7} {'timeout':>8} {'equiv.':>7} "
+        f"{'score':>7}"
+    )
     total = collections.Counter()
     for module, counts in sorted(by_module.items()):
         total.update(counts)
@@ -89,10 +92,9 @@ def _score(counts: collections.Counter) -> float:
 
 
 def _row(module: str, counts: collections.Counter) -> str:
-    killed = sum(counts[k] for k in KILLED)
     return (
-        f"{module:40} {sum(counts.values()):8} {killed:7} "
-        f"{counts['equivalent']:7} {_score(counts):7.1%}"
+        f"{module:32} {sum(counts.values()):8} {counts['killed']:7} "
+        f"{counts['timeout']:8} {counts['equivalent']:7} {_score(counts):7.1%}"
     )
 
 
