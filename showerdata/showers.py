@@ -64,13 +64,13 @@ _V07_SHOWERS_SHAPE_MESSAGES = {
     "num_points": "num_points must be a 1D array with length equal to num_showers.",
 }
 
-#: The same for IncidentParticles; a pdg of the wrong length is one of "all
-#: input arrays" there.
-_V07_PARTICLES_SHAPE_MESSAGES = {
+#: What showerdata 0.7 said of IncidentParticles: a field with the wrong number
+#: of dimensions or columns is named, one of the wrong length is not.
+_V07_PARTICLES_COLUMNS_MESSAGES = {
     "energies": "Energies must be a 2D array with shape (num_particles, 1).",
     "directions": "Directions must be a 2D array with shape (num_particles, 3).",
-    "pdg": "All input arrays must have the same length.",
 }
+_V07_PARTICLES_LENGTH_MESSAGE = "All input arrays must have the same length."
 
 
 def _check_shapes(
@@ -141,14 +141,20 @@ class IncidentParticles(Bundle):
             directions = _default_directions(length)
         directions = as_field(directions, np.float32)
         fields = {"energies": energies, "pdg": pdg, "directions": directions}
-        if energies.ndim != 2 or energies.shape[1] != 1:
-            raise ValueError(
-                f"{_V07_PARTICLES_SHAPE_MESSAGES['energies']} (energies must be a 2D "
-                f"array with shape (N, 1), got {energies.shape}.)"
-            )
+        for name, columns in (("energies", 1), ("directions", 3)):
+            field = fields[name]
+            if field.ndim != 2 or field.shape[1] != columns:
+                raise ValueError(
+                    f"{_V07_PARTICLES_COLUMNS_MESSAGES[name]} ({name} must be a 2D "
+                    f"array with shape (N, {columns}), got {field.shape}.)"
+                )
         if pdg.ndim != 1:
             raise ValueError(f"PDG must be a 1D array. (got shape {pdg.shape})")
-        _check_shapes(fields, self._row_shapes(length), _V07_PARTICLES_SHAPE_MESSAGES)
+        _check_shapes(
+            fields,
+            self._row_shapes(length),
+            dict.fromkeys(fields, _V07_PARTICLES_LENGTH_MESSAGE),
+        )
         if any(is_lazy_array(f) for f in fields.values()):
             fields = align_lazy(fields)
         Bundle.__init__(self, attrs)
@@ -396,6 +402,7 @@ class Showers(Bundle):
         """The incident particles of these showers, lazy or in memory like them."""
         return IncidentParticles._from_fields(
             {"energies": self.energies, "pdg": self.pdg, "directions": self.directions},
+            origin=self._origin,
             attrs=self.attrs,
         )
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import dask
+import dask.array as da
 import numpy as np
 import pytest
 from dask.callbacks import Callback
@@ -194,3 +195,15 @@ def test_a_shuffle_task_reading_its_part_is_not_limited(data) -> None:
     with dask.config.set({KEY: 1}):
         read = _read_now(part)
     np.testing.assert_array_equal(read.points, data["points"][2:9])
+
+
+def test_the_suggested_limit_is_the_size_rounded_up_to_whole_gib(nothing_runs) -> None:
+    # 300,000 showers x 800 points x 4 features x 4 bytes = 3.58 GiB of points
+    points = da.zeros((300_000, 800, 4), dtype=np.float32, chunks=(10_000, 800, 4))
+    huge = Showers(points, da.ones((300_000, 1), chunks=10_000), 22)
+    with dask.config.set({KEY: "1GiB"}):
+        with pytest.raises(ShowerDataError) as raised:
+            huge.compute()
+    assert "dask.config.set({'showerdata.max-compute-bytes': '4GiB'})" in str(
+        raised.value
+    )

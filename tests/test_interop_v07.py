@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dask
 import h5py
 import numpy as np
 import pytest
@@ -169,3 +170,45 @@ def test_v07_reads_incident_particles_and_batched_files(tmp_path, v07, make_show
     showerdata.save_batch(showers[5:], batched, start=5)
     got = v07(READ_WITH_V07, str(batched))
     assert bytes.fromhex(got["points"]) == showers.points.tobytes()
+
+
+#: Fills a target batch by batch; ``path`` is given.
+TARGET_BATCHES = """
+import numpy as np
+import showerdata
+
+target = (np.arange(10 * 6 * 3).reshape(10, 6, 3) * 0.37 % 5).astype(np.float32)
+counts = (np.arange(10) * 5 % 7).astype(np.int32)
+showerdata.create_empty_file(path, (10, 6, 4))
+showerdata.add_target_dataset(path, (10, 6, 3))
+showerdata.save_target_batch(target[:4], path, counts[:4])
+showerdata.save_target_batch(target[4:], path, counts[4:], start=4)
+"""
+
+
+def _dataset_contents(path) -> dict:
+    found = {}
+    with h5py.File(path) as file:
+
+        def visit(name, item):
+            if isinstance(item, h5py.Dataset):
+                values = item[()]
+                if item.dtype.kind == "O":  # vlen rows
+                    values = [np.asarray(row).tobytes() for row in values]
+                else:
+                    values = values.tobytes()
+                found[name] = (str(item.dtype), item.shape, values)
+
+        file.visititems(visit)
+    return found
+
+
+def test_a_target_written_in_batches_equals_v07s(v07, tmp_path):
+    theirs, ours = tmp_path / "v07.h5", tmp_path / "ours.h5"
+    v07(f"import sys; path = sys.argv[1]\n{TARGET_BATCHES}\nprint('{{}}')", str(theirs))
+    # Small chunks, so each batch is written in several blocks.
+    with dask.config.set({"showerdata.chunk-bytes": 200}):
+        exec(TARGET_BATCHES, {"path": str(ours)})
+    expected = _dataset_contents(theirs)
+    assert "target/point_clouds" in expected
+    assert _dataset_contents(ours) == expected

@@ -212,6 +212,25 @@ def test_single_file_has_sources_too(production):
     assert showers[3:].locate(1) == (str(directory / "part-2.h5"), 4)
 
 
+def test_copies_and_persisted_showers_keep_their_files(production):
+    directory, _ = production
+    part = showerdata.load(str(directory / "part-*"))[5:15]
+    expected = [
+        (str(directory / "part-1.h5"), 1),
+        (str(directory / "part-2.h5"), 7),
+        (str(directory / "part-10.zarr"), 2),
+    ]
+    in_memory = part.compute()
+    for kept in (part.copy(), part.persist(), in_memory.copy(), in_memory.persist()):
+        assert kept.sources == expected
+        assert kept.locate(8) == (str(directory / "part-10.zarr"), 0)
+    one_file = showerdata.load(directory / "part-2.h5")
+    assert repr(one_file).endswith("lazy: 1 chunk of <= 7)")  # one file: not said
+    assert repr(part.inc_particles) == (
+        "IncidentParticles(10 particles, lazy: 3 chunks of <= 7, from 3 files)"
+    )
+
+
 def test_file_functions_accept_productions(production):
     directory, single = production
     pattern = str(directory / "part-*")
@@ -244,6 +263,25 @@ def test_load_target_of_a_production(tmp_path):
     points, counts = showerdata.load_target(names, start=2)
     np.testing.assert_array_equal(points.compute(), np.concatenate(expected_points)[2:])
     np.testing.assert_array_equal(counts.compute(), np.concatenate(expected_counts)[2:])
+    # a window across both files, cropped to 6 points; counts are clipped to the
+    # crop as load() clips them (0.7.0 kept counts above the crop)
+    points, counts = showerdata.load_target(names, start=3, stop=7, max_points=6)
+    np.testing.assert_array_equal(
+        points.compute(), np.concatenate(expected_points)[3:7, :6]
+    )
+    np.testing.assert_array_equal(
+        counts.compute(), np.minimum(np.concatenate(expected_counts)[3:7], 6)
+    )
+
+
+def test_v07_mode_reads_productions_into_numpy(production):
+    directory, single = production
+    expected = _expected(single, NATURAL, 35)
+    with dask.config.set({"showerdata.lazy": False}):
+        particles = showerdata.load_inc_particles(str(directory / "part-*"), 4, 15)
+    assert isinstance(particles.energies, np.ndarray)
+    np.testing.assert_array_equal(particles.energies, expected["energies"][4:15])
+    np.testing.assert_array_equal(particles.directions, expected["directions"][4:15])
 
 
 # -- files that differ, bad input ------------------------------------------------

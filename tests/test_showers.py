@@ -296,6 +296,8 @@ def test_chunk_auto_uses_the_configured_chunk_bytes() -> None:
         assert_lazy(s.chunk("auto"), (3, 3, 3, 3))
         assert_lazy(s.chunk(), (3, 3, 3, 3))
     assert_lazy(s.chunk("auto"), (N,))  # 64 MiB default: one chunk
+    with dask.config.set({"showerdata.chunk-bytes": per_shower // 2}):
+        assert_lazy(s.chunk("auto"), (1,) * N)  # never less than one shower
 
 
 def test_chunk_of_empty_showers() -> None:
@@ -339,6 +341,17 @@ def test_repr_says_the_form() -> None:
 
 
 # -- fields -----------------------------------------------------------------------
+
+
+def test_repr_in_full() -> None:
+    s = Showers(np.zeros((1200, 10, 4), np.float32), np.ones((1200, 1)), 22)
+    # 1200 x (points 10*4*4 + energies 4 + pdg 4 + directions 12 + ids 4 +
+    # num_points 4) = 225,600 bytes = 220.31 KiB
+    head = "Showers(1,200 showers, P=10, F=4, 220.31 kiB padded"
+    assert repr(s) == f"{head}, in memory)"
+    assert repr(s.chunk(500)) == f"{head}, lazy: 3 chunks of <= 500)"
+    assert repr(s.chunk(1200)) == f"{head}, lazy: 1 chunk of <= 1,200)"
+    assert repr(s.inc_particles) == "IncidentParticles(1,200 particles, in memory)"
 
 
 def test_num_points_alias_reads_and_writes() -> None:

@@ -22,6 +22,7 @@ from ..config import showers_per_chunk
 from ..deferred import dask_array as da
 from ..errors import MissingDataError, ShowerDataError
 from ..graphs import rechunk
+from ..replacing import remove
 from ..showers import IncidentParticles, Showers, check_before_write
 from ..streaming import iter_blocks
 from .backends import backend_for
@@ -655,9 +656,24 @@ def save_target(
     num_points = _target_num_points(data, path, num_points, 0)
     fields = _target_fields(data, num_points)
     fmt = backend_for(path)
-    if not _exists(path):
+    created = not _exists(path)
+    if created:
         with fmt.new_file(path, overwrite=False):
             pass
+    try:
+        _write_target(fmt, path, fields, name, overwrite)
+    except BaseException:
+        if created and isinstance(path, str):
+            # The file exists only for this target: a failure leaves no file.
+            remove(path, ignore_errors=True)
+        raise
+
+
+def _write_target(
+    fmt: Any, path: Any, fields: dict[str, Any], name: str, overwrite: bool
+) -> None:
+    """Write a target under a temporary name and move it into place when complete."""
+    data = fields["points"]
     with fmt.existing_file(path) as file:
         if name in file and not overwrite:
             raise FileExistsError(

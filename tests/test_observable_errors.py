@@ -1,0 +1,73 @@
+"""Bad values inside showers are named by the shower's index in the whole input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from showerdata import ShowerDataError, Showers, observables, shift
+from showerdata.detector import get_test_geometry
+
+NUM_LAYERS = 10
+BAD_SHOWER = 23
+
+
+def showers_with_one_bad_point() -> Showers:
+    """30 showers on layers 0..9, but shower 23 has a point on layer 12."""
+    rng = np.random.default_rng(5)
+    points = np.zeros((30, 5, 4), np.float32)
+    points[:, :, 0:2] = rng.normal(0.0, 20.0, (30, 5, 2))
+    points[:, :, 2] = rng.integers(0, NUM_LAYERS, (30, 5))
+    points[:, :, 3] = rng.uniform(0.01, 1.0, (30, 5))
+    points[BAD_SHOWER, 2, 2] = 12.0
+    return Showers(points, np.ones((30, 1), np.float32), 22)
+
+
+GEOMETRY = get_test_geometry(NUM_LAYERS)
+CALLS = {
+    "num_points_per_layer": lambda s: observables.calc_num_points_per_layer(
+        s, NUM_LAYERS
+    ),
+    "energy_per_layer": lambda s: observables.calc_energy_per_layer(s, NUM_LAYERS),
+    "energy_per_radial_bin": lambda s: observables.calc_energy_per_radial_bin(
+        s, detector_config=GEOMETRY
+    ),
+    "center_of_energy": lambda s: observables.calc_center_of_energy(s, GEOMETRY),
+    "all four": lambda s: observables.calc_observables(s, GEOMETRY)["energy_per_layer"],
+}
+
+
+@pytest.mark.parametrize("chunks", [None, 7, 12])
+@pytest.mark.parametrize("call", CALLS)
+def test_the_shower_is_named_by_its_global_index(call, chunks):
+    showers = showers_with_one_bad_point()
+    if chunks is not None:
+        showers = showers.chunk(chunks)
+    with pytest.raises(ShowerDataError) as raised:
+        np.asarray(CALLS[call](showers))
+    assert raised.value.index == BAD_SHOWER
+    assert f"shower {BAD_SHOWER}" in str(raised.value)
+    assert f"outside 0..{NUM_LAYERS - 1}" in str(raised.value)
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_without_the_bad_shower_there_is_no_error(call):
+    showers = showers_with_one_bad_point()
+    keep = np.arange(30) != BAD_SHOWER
+    values = np.asarray(CALLS[call](showers[keep].chunk(7)))
+    assert values.shape[0] == 29
+
+
+@pytest.mark.parametrize("chunks", [None, 7, 12])
+@pytest.mark.parametrize("inverse", [False, True])
+def test_shift_names_a_flat_direction_by_its_global_index(chunks, inverse):
+    showers = showers_with_one_bad_point()
+    directions = np.tile(np.float32([0.1, -0.2, 0.97]), (30, 1))
+    directions[BAD_SHOWER] = [0.5, 0.5, 0.0]
+    showers = Showers(showers.points % 9, showers.energies, 22, directions)
+    if chunks is not None:
+        showers = showers.chunk(chunks)
+    with pytest.raises(ShowerDataError) as raised:
+        shift(showers, inverse=inverse).compute()
+    assert raised.value.index == BAD_SHOWER
+    assert str(raised.value).startswith(f"shower {BAD_SHOWER}: incident direction")
