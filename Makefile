@@ -49,7 +49,7 @@ run_suite = SHOWERDATA_V07_PYTHON=$(PY_V07) $(1)/bin/python -m pytest -q \
 	--ignore=tests/test_docs.py $(2)
 
 .PHONY: test test-lowest test-newest test-docs demo demo-clean bench \
-	bench-productions lint clean docs
+	bench-productions lint clean docs mutation
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -124,9 +124,21 @@ bench: $(VENV)/.installed $(VENV_V07)/.installed
 bench-productions: $(VENV)/.installed
 	$(PY) benchmarks/productions.py
 
+# Mutation testing of ops/, the model and io/api.py against their fast tests
+# ([tool.mutmut] in pyproject.toml); about 30 minutes here, not run in CI.
+# docs/testing.md reports the score. mutmut works on a copy in mutants/.
+$(VENV)/.mutation-installed: $(VENV)/.installed
+	$(PY) -m pip install -q 'mutmut==3.8.1'
+	touch $@
+
+mutation: $(VENV)/.mutation-installed $(VENV_V07)/.installed
+	rm -rf mutants
+	SHOWERDATA_V07_PYTHON=$(PY_V07) $(VENV)/bin/mutmut run --max-children 2 || true
+	$(PY) .ci/mutation_score.py
+
 clean:
 	rm -rf $(VENV) $(VENV_LOWEST) $(VENV_NEWEST) $(VENV_V07) build *.egg-info \
-		.pytest_cache demo-output
+		.pytest_cache demo-output mutants
 
 # -E: read every page again, so warnings of unchanged pages are not hidden.
 docs: $(VENV)/.docs-installed
