@@ -11,8 +11,9 @@ whose entry is unset.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import dask
@@ -234,6 +235,23 @@ def write_tasks(
     return [Delayed((layer, i), graph, layer=layer) for i in blocks]
 
 
+@contextmanager
+def _settled_threads() -> Iterator[dict[str, Any]]:
+    """Options for ``compute`` that make the threads' writes end with it.
+
+    When a write task fails, dask's threaded scheduler raises at once while
+    the other tasks in flight keep writing; the store they write to would be
+    removed under them (and refilled after). With a pool of our own, the
+    error is raised once those tasks have ended. (No client is active.)
+    """
+    if dask.config.get("scheduler", None) not in (None, "threads", "threading"):
+        yield {}
+        return
+    threads = int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    with ThreadPoolExecutor(threads, thread_name_prefix="showerdata-zarr") as pool:
+        yield {"scheduler": "threads", "pool": pool}
+
+
 class _CountWrites(Callback):
     """Advance a progress bar as write tasks finish (local schedulers)."""
 
@@ -256,8 +274,8 @@ def run_writes(tasks: list[Delayed], total: int, progress: bool, done: int = 0) 
     try:
         client = active_client()
         if client is None:
-            with _CountWrites(bar):
-                compute(*tasks)
+            with _CountWrites(bar), _settled_threads() as options:
+                compute(*tasks, **options)
             return
         from distributed import as_completed
 
