@@ -110,11 +110,12 @@ def reading(dataset: h5py.Dataset, selection: Selection) -> Iterator[None]:
 def unreadable_rows(
     dataset: h5py.Dataset, start: int, stop: int, block: int
 ) -> list[int]:
-    """Rows ``start ... stop - 1`` of a vlen dataset that HDF5 fails to read.
+    """Rows ``start ... stop - 1`` of a dataset that HDF5 fails to read.
 
     Reads ``block`` rows at a time, and row by row only in blocks that fail.
-    Skips blocks of empty (all-zero) references: they cannot be damaged, and
-    reading them, though cheap, adds up for many small rows.
+    Of a vlen dataset, skips blocks of empty (all-zero) references: they
+    cannot be damaged, and reading them, though cheap, adds up for many small
+    rows.
     """
     if dataset.id.get_storage_size() == 0:  # no row ever written
         return []
