@@ -751,8 +751,8 @@ def test_save_batch_killed_at_a_failpoint_can_be_rerun(
 
     HDF5 writes blocks in order and flushes each: the k - 1 before the kill are
     new; the k-th, unflushed, may be new, untouched or unreadable. Zarr writes
-    a shard whole: k shards are new (the batch's first holds fewer rows, in
-    whatever order the one thread took them), the others untouched.
+    a shard whole: the batch's rows of k shards are new (in whatever order
+    the one thread took them), those of the others untouched.
     """
     template, outside = batch_template(tmp_path, suffix)
     untouched = ShowerDataFile(template)[MARGIN]
@@ -772,10 +772,14 @@ def test_save_batch_killed_at_a_failpoint_can_be_rerun(
     if suffix == ".h5":
         assert set(kinds[: (k - 1) * CHUNK]) <= {"new"}
     else:
+        # The batch's rows in each shard of the store: each is new or untouched
+        # as a whole, and k of them are new.
         shard = zarr.open_array(target / "showers", mode="r").shards[0]
-        first = shard - MARGIN % shard  # the batch's first shard holds this many
-        assert "unreadable" not in kinds
-        assert kinds.count("new") in (first + shard * (k - 1), shard * k)
+        inside = range(MARGIN + 1, MARGIN + NUM_SHOWERS)
+        edges = [0, *(e - MARGIN for e in inside if e % shard == 0), NUM_SHOWERS]
+        blocks = [set(kinds[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        assert all(len(kind) == 1 for kind in blocks), "a shard written in part"
+        assert blocks.count({"new"}) == k and "unreadable" not in kinds
     showerdata.save_batch(new_showers, target, MARGIN)  # the rerun
     full = showerdata.load(target).compute()
     assert_showers_equal(full[MARGIN:-MARGIN], new_showers)
