@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import dask
+import dask.threaded
 import numpy as np
 from dask.base import tokenize
 from dask.callbacks import Callback
@@ -249,7 +250,9 @@ def _settled_threads() -> Iterator[dict[str, Any]]:
         return
     threads = int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
     with ThreadPoolExecutor(threads, thread_name_prefix="showerdata-zarr") as pool:
-        yield {"scheduler": "threads", "pool": pool}
+        # The scheduler itself, not its name: a name makes dask import
+        # distributed to look for a client.
+        yield {"scheduler": dask.threaded.get, "pool": pool}
 
 
 class _CountWrites(Callback):
