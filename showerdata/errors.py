@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 
 class ShowerDataError(ValueError):
@@ -70,6 +71,28 @@ def describe(
     if index is not None:
         where.append(f"shower {index}")
     return f"{', '.join(where)}: {problem}" if where else problem
+
+
+def describe_showers(rows: Sequence[int], most: int = 3) -> str:
+    """Rows as runs: ``"showers 10 to 19 and 40 to 49"``, ``"shower 7"``.
+
+    Beyond ``most`` runs, the rest are counted (``"and 4 more runs"``).
+    """
+    values = sorted({int(row) for row in rows})
+    if not values:
+        return "no showers"
+    runs: list[list[int]] = []
+    for row in values:
+        if runs and row == runs[-1][1] + 1:
+            runs[-1][1] = row
+        else:
+            runs.append([row, row])
+    parts = [f"{a} to {b}" if b > a else f"{a}" for a, b in runs[:most]]
+    if len(runs) > most:
+        parts.append(f"{len(runs) - most} more runs")
+    single = len(values) == 1
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"shower{'' if single else 's'} {listed}"
 
 
 class MissingDataError(KeyError, ValueError):

@@ -109,6 +109,13 @@ def selection_length(selection: Selection, length: int) -> int:
     return len(selection)
 
 
+def selected_rows(selection: Selection, length: int) -> np.ndarray:
+    """The rows a normalised selection picks, in its order, as int64."""
+    if isinstance(selection, slice):
+        return np.arange(*selection.indices(length), dtype=np.int64)
+    return np.asarray(selection, dtype=np.int64)
+
+
 def compose(outer: Selection, inner: Selection, length: int) -> Selection:
     """The selection equal to applying ``outer`` then ``inner``.
 

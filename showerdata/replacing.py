@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from .failpoints import failpoint
+
 
 @contextmanager
 def replacing(path: str) -> Iterator[str]:
@@ -83,6 +85,7 @@ def replace_directory(new: str, path: str) -> None:
         os.replace(new, path)
         return
     if exchange(new, path):
+        failpoint("replace.after-exchange")
         remove(new)  # the old one, now
         return
     directory, name = os.path.split(os.path.abspath(path))

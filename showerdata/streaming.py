@@ -12,9 +12,11 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import dask
+import dask.threaded
 import numpy as np
 from dask.callbacks import Callback
 from dask.delayed import Delayed
@@ -129,6 +131,25 @@ def store_blocks(arrays: Mapping[str, Any], targets: Mapping[str, Any]) -> None:
             targets[name][start : start + len(piece)] = piece
 
 
+@contextmanager
+def _settled_threads() -> Iterator[dict[str, Any]]:
+    """Options for ``compute`` that make the threads' writes end with it.
+
+    When a write task fails, dask's threaded scheduler raises at once while
+    the other tasks in flight keep writing; the output they write to would be
+    removed under them (and refilled after). With a pool of our own, the
+    error is raised once those tasks have ended. (No client is active.)
+    """
+    if dask.config.get("scheduler", None) not in (None, "threads", "threading"):
+        yield {}
+        return
+    threads = int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    with ThreadPoolExecutor(threads, thread_name_prefix="showerdata-write") as pool:
+        # The scheduler itself, not its name: a name makes dask import
+        # distributed to look for a client.
+        yield {"scheduler": dask.threaded.get, "pool": pool}
+
+
 class _CountWrites(Callback):
     """Advance a progress bar as write tasks finish (local schedulers)."""
 
@@ -168,7 +189,8 @@ def run_writes(
                 if scheduler is not None:
                     compute(*tasks, scheduler=scheduler)
                 else:
-                    compute(*tasks)
+                    with _settled_threads() as options:
+                        compute(*tasks, **options)
             return
         from distributed import as_completed
 

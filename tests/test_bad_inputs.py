@@ -4,7 +4,8 @@ Bad files are made from a good one with h5py, behind the library's back. Every
 data defect is read in all the ways users read (compute, one shower, a lazy op,
 a ShowerDataFile, a save of the lazy data) and must name the file, the dataset
 and the shower; the other showers stay readable. Writes of bad data leave
-nothing at a new destination and the previous file intact.
+nothing at a new destination and the previous file intact. Damaged bytes
+(heaps, chunks, shards) are catalogued in test_corruption.py.
 """
 
 from __future__ import annotations

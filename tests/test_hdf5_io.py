@@ -14,7 +14,7 @@ from conftest import assert_showers_equal
 
 import showerdata
 from showerdata import ShowerDataError, ShowerDataFile
-from showerdata.io.hdf5 import write as hdf5_write
+from showerdata.io.hdf5 import read as hdf5_read
 
 #: Every test here runs with each HDF5 row reader.
 pytestmark = pytest.mark.usefixtures("hdf5_reader")
@@ -219,7 +219,7 @@ def test_save_batch_rerun_resets_the_rows_a_killed_writer_left_unreadable(
 
     def unreadable() -> list[int]:
         with h5py.File(path) as file:
-            return hdf5_write.unreadable_rows(file["showers"], 0, 30, block=7)
+            return hdf5_read.unreadable_rows(file["showers"], 0, 30, block=7)
 
     assert unreadable() == [r for r in range(10, 20) if showers.num_points[r]]
     showerdata.save_batch(showers[10:15], path, start=10)  # leaves rows 15... alone

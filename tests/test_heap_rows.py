@@ -19,6 +19,7 @@ import pytest
 from conftest import FIXTURES
 
 import showerdata
+from showerdata import ShowerDataError
 from showerdata.io.hdf5.heap_rows import end_of_allocation, heap_rows
 from showerdata.io.hdf5.read import read_selection
 from showerdata.io.lazy import read_points_header
@@ -160,8 +161,9 @@ def test_a_damaged_collection_is_not_guessed_at(tmp_path, make_showers):
         assert direct is not None
         out = np.zeros((50, 10, 5), np.float32)
         assert not direct.gather(slice(0, 50), 5, out)
-    # h5py then reads the rows itself, and refuses the damaged heap.
-    with pytest.raises(OSError):
+    # h5py then reads the rows itself, and refuses the damaged heap: the rows
+    # of the collection are named (tests/test_corruption.py has the catalogue).
+    with pytest.raises(ShowerDataError, match="'showers', shower 0: showers 0 to "):
         showerdata.load(damaged).compute()
 
 
@@ -246,7 +248,7 @@ def test_heap_past_the_end_of_allocation_is_never_read(tmp_path, make_showers):
     with h5py.File(path, "r") as file:
         out = np.zeros((20, 10, 5), np.float32)
         assert not heap_rows(file, "showers").gather(slice(0, 20), 5, out)
-    with pytest.raises(OSError):
+    with pytest.raises(ShowerDataError, match="'showers', shower 0: shower 0 cannot"):
         showerdata.load(path).compute()
 
 

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import dask
 import numpy as np
@@ -22,6 +21,7 @@ from moto.server import ThreadedMotoServer
 
 import showerdata
 from showerdata import ShowerDataError
+from showerdata.failpoints import ENVIRONMENT_VARIABLE as FAILPOINTS
 from showerdata.toy import toy_arrays
 
 BUCKET = "production"
@@ -100,41 +100,40 @@ def test_an_interrupted_save_is_refused_then_resumed(s3, make_showers):
 
 
 KILLED_SAVE = """
-import sys, time
+import sys
 import dask
-import numpy as np
 import showerdata
 from showerdata.toy import toy_arrays
 
-def slow(block):
-    time.sleep(0.4)
-    return block
-
 showers = showerdata.Showers(**toy_arrays(0, 60, seed=5, max_points=20))
-lazy = showers.chunk(6)
-lazy.energies = lazy.energies.map_blocks(slow, dtype=np.float32)
 with dask.config.set(scheduler="sync"):
-    showerdata.save(lazy, sys.argv[1])
+    showerdata.save(showers.chunk(6), sys.argv[1])
 """
 
 
-def test_a_killed_save_is_refused_and_can_be_resumed(s3, tmp_path):
-    target = url("killed.zarr")
-    writer = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, target])
-    record = f"{BUCKET}/killed.zarr/chunks_written/c"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and writer.poll() is None:
-        if s3.exists(record) and len(s3.ls(record, refresh=True)) >= 2:
-            break
-        time.sleep(0.05)
-    assert writer.poll() is None, "the writer ended before it was killed"
-    writer.send_signal(signal.SIGKILL)
-    writer.wait()
+@pytest.mark.parametrize(
+    ("failpoint", "recorded"),
+    [
+        ("zarr.after-shard=2", 2),
+        ("zarr.before-record=4", 3),
+        ("zarr.before-complete=1", 10),
+    ],
+)
+def test_a_killed_save_is_refused_and_can_be_resumed(s3, failpoint, recorded):
+    """A save killed at a failpoint (the store is built in place: no rename)."""
+    name = f"killed-{failpoint.replace('=', '-')}.zarr"
+    environment = {**os.environ, FAILPOINTS: f"{failpoint}:kill"}
+    writer = subprocess.run(
+        [sys.executable, "-c", KILLED_SAVE, url(name)], env=environment, timeout=120
+    )
+    assert writer.returncode == -signal.SIGKILL
+    record = f"{BUCKET}/{name}/chunks_written/c"
+    assert len(s3.ls(record, refresh=True)) == recorded
     with pytest.raises(ShowerDataError, match="resume=True"):
-        showerdata.load(target)
+        showerdata.load(url(name))
     showers = showerdata.Showers(**toy_arrays(0, 60, seed=5, max_points=20))
-    showerdata.save(showers.chunk(6), target, resume=True)
-    assert_showers_equal(showerdata.load(target).compute(), showers)
+    showerdata.save(showers.chunk(6), url(name), resume=True)
+    assert_showers_equal(showerdata.load(url(name)).compute(), showers)
 
 
 def test_a_missing_bucket_is_named(s3):

@@ -6,6 +6,7 @@ import os
 import uuid
 
 from ..errors import MissingDataError
+from ..failpoints import failpoint
 from ..replacing import remove, replace_directory
 from .api import (
     PathLike,
@@ -90,6 +91,7 @@ def convert(
     working = os.path.join(directory, f".{uuid.uuid4().hex[:8]}.converting.{name}")
     try:
         _copy(source, working, progress)
+        failpoint("convert.before-rename")
         forget(destination)
         if is_zarr(destination):
             replace_directory(working, destination)

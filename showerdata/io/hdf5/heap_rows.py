@@ -205,6 +205,7 @@ def reference_offset(dataset: h5py.Dataset) -> int | None:
     offset = dataset.id.get_offset()  # past any user block; None if not contiguous
     if (
         offset is None
+        or h5py.check_vlen_dtype(dataset.dtype) is None
         or dataset.chunks is not None
         or dataset.id.get_storage_size() != REFERENCE_BYTES * len(dataset)
         or dataset.file.id.get_create_plist().get_sizes() != (8, 8)

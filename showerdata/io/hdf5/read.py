@@ -7,6 +7,8 @@ of showers is read and padded here, checked against ``num_points``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import h5py
@@ -14,12 +16,13 @@ import numpy as np
 
 from ...buffers import zeros
 from ...config import hdf5_fast_reader
-from ...errors import ShowerDataError
-from ...indexing import Selection
+from ...errors import ShowerDataError, describe_showers
+from ...indexing import Selection, selected_rows
+from ...kernels.heap import REFERENCE_BYTES
 from ...ragged import pad_rows, row_lengths
 from ...validation import SMALL_BLOCK_VALUES, check_points
 from ..layout import PointsHeader
-from .heap_rows import heap_rows
+from .heap_rows import heap_rows, reference_offset
 
 
 def open_hdf5(path: str | os.PathLike[str], mode: str = "r") -> h5py.File:
@@ -51,18 +54,92 @@ def open_hdf5(path: str | os.PathLike[str], mode: str = "r") -> h5py.File:
 
 
 def read_selection(file: Any, name: str, selection: Selection) -> np.ndarray:
-    """``file[name][selection]`` for a forward slice or any array of rows."""
+    """``file[name][selection]`` for a forward slice or any array of rows.
+
+    Raises
+    ------
+    ShowerDataError
+        HDF5 cannot read the rows (see :func:`reading`).
+    """
     dataset = file[name]
-    if isinstance(selection, slice):
-        return dataset[selection]
-    if len(selection) == 0:
-        return dataset[0:0]
-    unique, inverse = np.unique(selection, return_inverse=True)
-    low, high = int(unique[0]), int(unique[-1]) + 1
-    # One contiguous read beats h5py's point selection unless the rows are sparse.
-    if high - low <= 4 * len(unique):
-        return dataset[low:high][selection - low]
-    return dataset[unique][inverse]
+    with reading(dataset, selection):
+        if isinstance(selection, slice):
+            return dataset[selection]
+        if len(selection) == 0:
+            return dataset[0:0]
+        unique, inverse = np.unique(selection, return_inverse=True)
+        low, high = int(unique[0]), int(unique[-1]) + 1
+        # One contiguous read beats h5py's point selection unless the rows are
+        # sparse.
+        if high - low <= 4 * len(unique):
+            return dataset[low:high][selection - low]
+        return dataset[unique][inverse]
+
+
+#: Rows read at once while looking for the ones HDF5 cannot read.
+ROWS_PER_PROBE = 128
+
+
+@contextmanager
+def reading(dataset: h5py.Dataset, selection: Selection) -> Iterator[None]:
+    """Turn HDF5's failure to read selected rows into an error naming them.
+
+    A damaged global heap, a vlen reference past it or a chunk that does not
+    decompress make h5py raise an ``OSError`` that names neither the file, the
+    dataset nor the showers ("bad global heap collection signature"). The
+    damaged rows are then found by reading the selection again piece by piece.
+    """
+    try:
+        yield
+    except OSError as error:
+        rows = selected_rows(selection, len(dataset))
+        damaged = rows
+        if len(rows):
+            low, high = int(rows.min()), int(rows.max()) + 1
+            found = unreadable_rows(dataset, low, high, ROWS_PER_PROBE)
+            damaged = rows[np.isin(rows, found)] if found else rows
+        raise ShowerDataError(
+            f"{describe_showers(damaged)} cannot be read, the file is damaged "
+            f"(HDF5 says: {error})",
+            path=dataset.file.filename,
+            dataset=dataset.name.lstrip("/"),
+            index=int(damaged.min()) if len(damaged) else None,
+        ) from error
+
+
+def unreadable_rows(
+    dataset: h5py.Dataset, start: int, stop: int, block: int
+) -> list[int]:
+    """Rows ``start ... stop - 1`` of a dataset that HDF5 fails to read.
+
+    Reads ``block`` rows at a time, and row by row only in blocks that fail.
+    Of a vlen dataset, skips blocks of empty (all-zero) references: they
+    cannot be damaged, and reading them, though cheap, adds up for many small
+    rows.
+    """
+    if dataset.id.get_storage_size() == 0:  # no row ever written
+        return []
+    holds = np.ones(stop - start, dtype=bool)  # rows that may hold a reference
+    offset = reference_offset(dataset)
+    if offset is not None:
+        count = REFERENCE_BYTES * (stop - start)
+        first = offset + REFERENCE_BYTES * start
+        raw = np.fromfile(dataset.file.filename, np.uint8, count, offset=first)
+        holds = raw.reshape(-1, REFERENCE_BYTES).any(axis=1)
+    damaged = []
+    for first in range(start, stop, block):
+        last = min(first + block, stop)
+        if not holds[first - start : last - start].any():
+            continue
+        try:
+            dataset[first:last]
+        except OSError:
+            for row in range(first, last):
+                try:
+                    dataset[row]
+                except OSError:
+                    damaged.append(row)
+    return damaged
 
 
 def read_points(

@@ -19,13 +19,14 @@ import numpy as np
 
 from ..._version import __version__
 from ...errors import ShowerDataError
+from ...failpoints import failpoint
 from ...kernels.heap import REFERENCE_BYTES
 from ...ragged import unpad_rows
 from ...replacing import check_parent_directory
 from ..files import forget
 from ..layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
 from .heap_rows import reference_offset
-from .read import open_hdf5
+from .read import open_hdf5, unreadable_rows
 
 VLEN_FLOAT32 = h5py.vlen_dtype(np.dtype("float32"))
 
@@ -53,6 +54,7 @@ def new_file(path: str | os.PathLike[str], overwrite: bool) -> Iterator[h5py.Fil
         with h5py.File(partial, "w") as file:
             file.attrs["showerdata_version"] = __version__
             yield file
+        failpoint("hdf5.before-rename")
         forget(path)
         os.replace(partial, path)
     finally:
@@ -66,40 +68,6 @@ def existing_file(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
     forget(path)
     with open_hdf5(path, "r+") as file:
         yield file
-
-
-def unreadable_rows(
-    dataset: h5py.Dataset, start: int, stop: int, block: int
-) -> list[int]:
-    """Rows ``start ... stop - 1`` of a vlen dataset that HDF5 fails to read.
-
-    Reads ``block`` rows at a time, and row by row only in blocks that fail.
-    Skips blocks of empty (all-zero) references: they cannot be damaged, and
-    reading them, though cheap, adds up for many small rows.
-    """
-    if dataset.id.get_storage_size() == 0:  # no row ever written
-        return []
-    holds = np.ones(stop - start, dtype=bool)  # rows that may hold a reference
-    offset = reference_offset(dataset)
-    if offset is not None:
-        count = REFERENCE_BYTES * (stop - start)
-        first = offset + REFERENCE_BYTES * start
-        raw = np.fromfile(dataset.file.filename, np.uint8, count, offset=first)
-        holds = raw.reshape(-1, REFERENCE_BYTES).any(axis=1)
-    damaged = []
-    for first in range(start, stop, block):
-        last = min(first + block, stop)
-        if not holds[first - start : last - start].any():
-            continue
-        try:
-            dataset[first:last]
-        except OSError:
-            for row in range(first, last):
-                try:
-                    dataset[row]
-                except OSError:
-                    damaged.append(row)
-    return damaged
 
 
 def reset_unreadable_rows(
@@ -228,3 +196,4 @@ def write_fields(file: h5py.File, start: int, block: Mapping[str, np.ndarray]) -
             values = block[name]
             if len(values):
                 file[name][start : start + len(values)] = values
+    failpoint("hdf5.after-chunk")

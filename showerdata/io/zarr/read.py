@@ -16,8 +16,8 @@ import zarr
 from zarr.buffer.cpu import NDBuffer
 
 from ...buffers import empty, zeros
-from ...errors import ShowerDataError
-from ...indexing import Selection
+from ...errors import ShowerDataError, describe_showers
+from ...indexing import Selection, selected_rows
 from ...validation import check_points
 from ..layout import PointsHeader
 from .store import describe, describe_store, shard_length
@@ -44,29 +44,50 @@ def read_rows(array: zarr.Array, selection: Selection, width: int | None = None)
         return np.asarray(rows)[inverse]
 
 
+#: What codecs raise for a chunk they cannot decode: c-blosc's
+#: ``RuntimeError``, a checksum's or a short buffer's ``ValueError``, a store's
+#: ``OSError``.
+DECODE_ERRORS = (RuntimeError, ValueError, OSError, EOFError)
+
+
 @contextmanager
 def decoding(array: zarr.Array, selection: Selection) -> Iterator[None]:
     """Turn a chunk that cannot be decoded into an error naming its rows.
 
-    A damaged or truncated chunk makes the codecs raise their own errors
-    (c-blosc's ``RuntimeError``, a short buffer's ``ValueError``), which say
-    neither the store nor the showers.
+    A damaged or truncated chunk, shard or shard index makes the codecs raise
+    their own errors, which say neither the store nor the showers. The
+    damaged chunks are then found by reading the selection's chunks one by
+    one.
     """
     try:
         yield
-    except (RuntimeError, ValueError, OSError, EOFError) as error:
-        first = (
-            selection.start
-            if isinstance(selection, slice)
-            else int(np.min(selection, initial=0))
-        )
+    except DECODE_ERRORS as error:
+        rows = selected_rows(selection, int(array.shape[0]))
+        damaged = undecodable_rows(array, rows)
+        damaged = damaged if len(damaged) else rows
         raise ShowerDataError(
-            f"a chunk holding these showers cannot be decoded ({error}); the store "
-            "is damaged",
+            f"{describe_showers(damaged)} cannot be decoded, the store is damaged "
+            f"({error})",
             path=describe_store(array),
             dataset=array.path,
-            index=first,
+            index=int(damaged.min()) if len(damaged) else None,
         ) from error
+
+
+def undecodable_rows(array: zarr.Array, rows: np.ndarray) -> np.ndarray:
+    """Those of ``rows`` whose (inner) chunk cannot be decoded."""
+    if array.ndim == 0 or not len(rows):
+        return rows[:0]
+    length = int(array.chunks[0])
+    chunks = np.unique(rows // length)
+    failed = []
+    for chunk in chunks.tolist():
+        first = chunk * length
+        try:
+            array[first : min(first + length, int(array.shape[0]))]
+        except DECODE_ERRORS:
+            failed.append(chunk)
+    return rows[np.isin(rows // length, failed)]
 
 
 def read_points(
@@ -131,11 +152,7 @@ def _missing_shard(
     A missing shard of points reads as zeros where num_points says there are
     points; a missing chunk of num_points reads as zeros where there are.
     """
-    rows = (
-        np.arange(selection.start, selection.stop, selection.step)
-        if isinstance(selection, slice)
-        else np.asarray(selection)
-    )
+    rows = selected_rows(selection, int(array.shape[0]))
     row = int(rows[error.index or 0])
     length = shard_length(array)
     shard = row // length

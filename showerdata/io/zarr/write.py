@@ -28,6 +28,7 @@ from zarr.codecs import BloscCodec, Crc32cCodec
 from ..._version import __version__
 from ...config import inner_chunk_length, showers_per_chunk
 from ...errors import ShowerDataError
+from ...failpoints import failpoint
 from ...ragged import zero_padding
 from ...replacing import check_parent_directory, remove, replace_directory
 from ..layout import PARTICLE_FIELDS, PER_SHOWER, points_dataset_names
@@ -137,9 +138,11 @@ def new_file(
         if is_local(location):
             remove(building)
         raise
+    failpoint("zarr.before-complete")
     group.attrs[STATE_ATTRIBUTE] = COMPLETE
     forget(location)
     if is_local(location):
+        failpoint("zarr.before-rename")
         replace_directory(building, os.fspath(location))
 
 
@@ -309,8 +312,10 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
         for name, values in arrays.items():
             if targets[name].size:  # no values at all (P = 0): nothing to write
                 targets[name][start:stop] = values
+    failpoint("zarr.before-record")
     if record in group:
         _writable(group, record)[chunks.start : chunks.stop] = 1
+    failpoint("zarr.after-shard")
 
 
 def _writable(group: Any, name: str) -> zarr.Array:
