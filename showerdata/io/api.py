@@ -502,7 +502,12 @@ def load_metadata(path: PathLike) -> dict[str, Any]:
     path = _path(path)
     hidden = backend_for(path).STORE_ATTRIBUTES
     with opened(path) as file:
-        return {k: v for k, v in file.attrs.items() if k not in hidden}
+        try:
+            return {k: v for k, v in file.attrs.items() if k not in hidden}
+        except OSError as error:  # HDF5 keeps string attributes in the heap
+            raise ShowerDataError(
+                f"cannot read the root attributes: {error}", path=path
+            ) from error
 
 
 def add_metadata(path: PathLike, metadata: dict[str, str | int | float | bool]) -> None:
