@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,34 @@ def test_shift_names_a_flat_direction_by_its_global_index(chunks, inverse):
         shift(showers, inverse=inverse).compute()
     assert raised.value.index == BAD_SHOWER
     assert str(raised.value).startswith(f"shower {BAD_SHOWER}: incident direction")
+
+
+INFERRED_LAYERS = """
+import json
+import numpy as np
+import showerdata
+from showerdata import observables
+
+found = {}
+points = np.zeros((3, 4, 4), np.float32)
+cases = {"no points": points.copy()}
+points[0, 0] = [1, 1, 4.95, 0.5]  # int(4.95 + 0.1) = layer 5
+cases["layer 5"] = points.copy()
+points[2, :2] = [[0, 0, 12.0, 0.1], [0, 0, 11.9, 0.2]]
+cases["layer 12"] = points.copy()
+for name, values in cases.items():
+    showers = showerdata.Showers(values, np.ones((3, 1)), 22)
+    found[name] = [
+        list(np.asarray(observables.calc_num_points_per_layer(showers)).shape),
+        np.asarray(observables.calc_energy_per_layer(showers)).tolist(),
+    ]
+print(json.dumps(found))
+"""
+
+
+def test_layers_inferred_in_memory_as_v07_infers_them(v07, capsys):
+    theirs = v07(INFERRED_LAYERS)
+    exec(INFERRED_LAYERS, {})
+    ours = json.loads(capsys.readouterr().out)
+    assert theirs["no points"][0] == [3, 1]  # one layer, as 0.7 says
+    assert ours == theirs

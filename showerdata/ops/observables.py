@@ -69,9 +69,10 @@ def _layers(
             "num_layers (or detector_config) is required for lazy showers: the "
             "number of layers would otherwise depend on the data."
         )
-    real = showers.points[..., 3] != 0
-    layers = (showers.points[..., 2][real] + 0.1).astype(np.int32)
-    return int(layers.max()) + 1 if layers.size else 0  # as 0.7 infers it
+    # As 0.7 infers it: over every point, padding (layer 0) included, so
+    # showers without points have one layer.
+    layers = (showers.points[..., 2] + 0.1).astype(np.int32)
+    return int(layers.max()) + 1 if layers.size else 0
 
 
 def _per_layer(points, shower_index, *, function, **options):
