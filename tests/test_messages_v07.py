@@ -161,6 +161,18 @@ CASES = {
         " showerdata.save_target_batch(T, p, np.array([1, -2]), start=0)",
         "",
     ),
+    "target of two dimensions": (
+        "showerdata.save_target(T[0], os.path.join(WORK, 't6.h5'), np.array([1, 1]))",
+        "(got shape (3, 2))",
+    ),
+    "target without counts for a new file": (
+        "showerdata.save_target(T, os.path.join(WORK, 't7.h5'))",
+        "",
+    ),
+    "target counts of another length": (
+        "showerdata.save_target(T, os.path.join(WORK, 't8.h5'), np.array([1, 1, 1]))",
+        "(3 != 2)",
+    ),
 }
 
 #: Runs every case and prints (exception type, message) by case, with the work
@@ -281,10 +293,15 @@ def test_locate_of_showers_from_no_file_says_why(tmp_path):
     )
 
 
+@pytest.mark.parametrize("lazy_target", [True, False])
 @pytest.mark.parametrize(("counts", "bad"), [([1, -1, 2], -1), ([1, 2, 4], 4)])
-def test_lazy_target_counts_are_checked_when_written(tmp_path, counts, bad):
+def test_lazy_target_counts_are_checked_when_written(
+    tmp_path, counts, bad, lazy_target
+):
     path = tmp_path / "target.h5"
-    target = da.ones((3, 3, 2), dtype=np.float32, chunks=2)
+    target = np.ones((3, 3, 2), dtype=np.float32)
+    if lazy_target:
+        target = da.from_array(target, chunks=2)
     with pytest.raises(showerdata.ShowerDataError) as raised:
         showerdata.save_target(target, path, da.from_array(np.array(counts), 2))
     assert raised.value.dataset == "num_points"
