@@ -153,29 +153,22 @@ def _carried_metadata(paths: Sequence[str]) -> dict[str, Any]:
     return attrs_to_write(shared_attributes(each))
 
 
-def _save(
-    run: Execution,
-    showers: Any,
-    output: str,
-    overwrite: bool,
-    showers_per_file: int | None = None,
-    resume: bool = False,
-) -> None:
-    """Stream ``showers`` to ``output``, their ``attrs`` as its attributes.
+def _save(run: Execution, showers: Any, args: argparse.Namespace) -> None:
+    """Stream ``showers`` to ``args.output``, their ``attrs`` as its attributes.
 
     To a pattern, every file gets the attributes before it appears, and
-    ``resume`` keeps the files already complete.
+    ``--resume`` keeps the files already complete.
     """
     from .io.api import save
     from .io.patterns import is_pattern
 
     save(
         showers,
-        output,
-        overwrite=overwrite,
+        args.output,
+        overwrite=args.overwrite,
         progress=run.progress,
-        resume=resume and is_pattern(output),
-        showers_per_file=showers_per_file,
+        resume=args.resume and is_pattern(args.output),
+        showers_per_file=args.showers_per_file,
     )
 
 
@@ -276,14 +269,7 @@ def _derive(
     _check_output(args.output, args.overwrite, [args.input], args.resume)
     with execution(_options(args)) as run:
         showers = build(run, run.load(args.input))
-        _save(
-            run,
-            showers,
-            args.output,
-            args.overwrite,
-            args.showers_per_file,
-            args.resume,
-        )
+        _save(run, showers, args)
     print(run.summary(len(showers), f"{what} into {args.output}"))
     return 0
 
@@ -367,14 +353,7 @@ def _generate(args: argparse.Namespace) -> int:
             num_features=args.features,
             pdg=args.pdg,
         )
-        _save(
-            run,
-            showers,
-            args.output,
-            args.overwrite,
-            args.showers_per_file,
-            args.resume,
-        )
+        _save(run, showers, args)
     print(run.summary(args.showers, f"generated {args.output}"))
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -207,3 +208,15 @@ def loader_production(tmp_path_factory) -> list[str]:
         paths.append(str(path))
         start += size
     return paths
+
+
+def digest(path: Path) -> str:
+    """Hash of a file's bytes, or of every file of a directory store."""
+    sha = hashlib.sha256()
+    files = (
+        [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    )
+    for file in files:
+        sha.update(os.fspath(file.relative_to(path)).encode())
+        sha.update(file.read_bytes())
+    return sha.hexdigest()

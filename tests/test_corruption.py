@@ -13,7 +13,6 @@ a previous file) must leave no destination and the previous one unchanged.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import h5py
 import numpy as np
 import pytest
 import zarr
+from conftest import digest
 from zarr.codecs import BloscCodec
 
 import showerdata
@@ -342,18 +342,6 @@ def test_verify_names_the_damage(damaged, capsys, hdf5_reader):
     assert f"'{damage.dataset}'" in error and damage.says in error
     if damage.rows is not None:
         assert f"shower {damage.rows[0]}" in error
-
-
-def digest(path: Path) -> str:
-    """Hash of a file's bytes, or of every file of a directory store."""
-    sha = hashlib.sha256()
-    files = (
-        [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    )
-    for file in files:
-        sha.update(os.fspath(file.relative_to(path)).encode())
-        sha.update(file.read_bytes())
-    return sha.hexdigest()
 
 
 WRITES = {

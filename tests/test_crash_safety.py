@@ -28,7 +28,6 @@ rerun gives the same output.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -47,7 +46,7 @@ import dask
 import numpy as np
 import pytest
 import zarr
-from conftest import assert_showers_equal
+from conftest import assert_showers_equal, digest
 
 import showerdata
 from showerdata import ShowerDataError, ShowerDataFile, Showers
@@ -270,18 +269,6 @@ def run_writer(
         assert code == 0, log
     done = [line for line in lines if line.startswith("done")]
     return Run(bool(done), float(done[0].split()[1]) if done else None)
-
-
-def digest(path: Path) -> str:
-    """Hash of a file's bytes, or of every file of a directory store."""
-    sha = hashlib.sha256()
-    files = (
-        [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    )
-    for file in files:
-        sha.update(os.fspath(file.relative_to(path)).encode())
-        sha.update(file.read_bytes())
-    return sha.hexdigest()
 
 
 def remove(path: Path) -> None:
