@@ -338,9 +338,9 @@ class Bundle:
         return type(self)._from_fields(fields, origin=self._origin, attrs=self.attrs)
 
     def _auto_chunk_length(self) -> int:
+        # Every bundle has directions, so this is at least 12 bytes.
         per_shower = max(
-            max(1, int(np.prod(getattr(self, name).shape[1:]))) * 4
-            for name in self.FIELDS
+            int(np.prod(getattr(self, name).shape[1:])) * 4 for name in self.FIELDS
         )
         return max(1, chunk_bytes() // per_shower)
 

@@ -15,7 +15,7 @@ import numpy as np
 from .checks import E, X, Y, Z, as_points_block, integer, output_block, real_number
 from .jit import kernel
 
-__all__ = ["filter_points"]
+__all__ = ["checked_cuts", "filter_points"]
 
 
 @kernel(nogil=True, cache=True)
@@ -55,6 +55,30 @@ def _filter_kernel(
             for c in range(f):
                 out[i, k, c] = points[i, j, c]
             k += 1
+
+
+def checked_cuts(
+    radius: float, ecal_threshold: float, hcal_threshold: float, num_layers_ecal: int
+) -> tuple[float, float, float, int]:
+    """The cuts of :func:`filter_points` as numbers, or the error it would raise.
+
+    Raises
+    ------
+    TypeError
+        If a parameter is not a number.
+    ValueError
+        If ``radius`` is negative or NaN, a threshold is NaN or infinite, or
+        ``num_layers_ecal`` is negative.
+    """
+    radius = real_number("radius", radius, allow_inf=True)
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    return (
+        radius,
+        real_number("ecal_threshold", ecal_threshold),
+        real_number("hcal_threshold", hcal_threshold),
+        integer("num_layers_ecal", num_layers_ecal),
+    )
 
 
 def filter_points(
@@ -103,12 +127,9 @@ def filter_points(
         If ``radius`` is negative or NaN, a threshold is NaN or infinite,
         ``num_layers_ecal`` is negative, or ``points`` has the wrong shape.
     """
-    radius = real_number("radius", radius, allow_inf=True)
-    if radius < 0:
-        raise ValueError(f"radius must be >= 0, got {radius}")
-    ecal_threshold = real_number("ecal_threshold", ecal_threshold)
-    hcal_threshold = real_number("hcal_threshold", hcal_threshold)
-    num_layers_ecal = integer("num_layers_ecal", num_layers_ecal)
+    radius, ecal_threshold, hcal_threshold, num_layers_ecal = checked_cuts(
+        radius, ecal_threshold, hcal_threshold, num_layers_ecal
+    )
     points = as_points_block(points)
     # 0.7 squares the radius in float64 and then compares in float32; a square
     # beyond the float32 (or float64) range is simply infinity.

@@ -101,20 +101,19 @@ def map_values(
     block: BlockFunction,
     width: int,
     dtype: type,
-    *aligned: Any,
     **params: Any,
 ) -> Any:
-    """Per-shower values ``(N, width)`` of ``block(points, shower_index, ...)``.
+    """Per-shower values ``(N, width)`` of ``block(points, shower_index, **params)``.
 
     Lazy showers give a dask array, in-memory showers a numpy array.
     """
     function = functools.partial(block, **params)
     if not showers.is_lazy:
-        return function(showers.points, np.arange(len(showers)), *aligned)
+        return function(showers.points, np.arange(len(showers)))
     return rows_blockwise(
         function,
         "il",
-        *_blockwise_arguments(showers, aligned),
+        *_blockwise_arguments(showers, ()),
         new_axes={"l": width},
         dtype=dtype,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels.filtering import filter_points
+from ..kernels.filtering import checked_cuts, filter_points
 from ..showers import Showers
 from .blocks import map_points
 
@@ -68,8 +68,7 @@ def filter_showers(
         hcal_threshold=hcal_threshold,
         num_layers_ecal=num_layers_ecal,
     )
-    # Check the parameters now, not when the graph runs.
-    filter_points(np.zeros((0, 0, 4), np.float32), **cuts)
+    checked_cuts(**cuts)  # now, not when the graph runs
     return map_points(
         shower_data,
         _filter_block,

@@ -39,8 +39,8 @@ def check_geometry(
             f"(attribute 'clustered_for') but the observables were asked for with "
             f"detector_config {detector_config!r} ({detector_config.name!r}): its "
             "thresholds and layers would not match the cells. Pass the "
-            f"{clustered_for!r} geometry (e.g. showerdata.detector.get_ILD_geometry()"
-            ") or, for a file, leave detector_config out to use it",
+            f"{clustered_for!r} geometry (showerdata.detector makes the built-in "
+            "ones) or, for a file, leave detector_config out to use it",
             path=path,
         )
 
@@ -235,18 +235,18 @@ def calc_observables(
     _check_against_attrs(showers, detector_config)
     layers = _layers(showers, num_layers, detector_config)
     bins = len(kernels.DEFAULT_RADIAL_BIN_EDGES) - 1
+    bounds = np.cumsum([0, layers, layers, bins, 3])
     packed = map_values(
         showers,
         _all_block,
-        2 * layers + bins + 3,
+        int(bounds[-1]),
         np.float32,
         geometry=detector_config,
         num_layers=layers,
     )
-    bounds = np.cumsum([0, layers, layers, bins, 3])
-    columns = dict(
-        zip(OBSERVABLE_NAMES, zip(bounds[:-1], bounds[1:], strict=True), strict=True)
-    )
-    values = {name: packed[:, a:b] for name, (a, b) in columns.items()}
+    values = {
+        name: packed[:, bounds[i] : bounds[i + 1]]
+        for i, name in enumerate(OBSERVABLE_NAMES)
+    }
     values["num_points_per_layer"] = values["num_points_per_layer"].astype(np.int32)
     return values

@@ -24,7 +24,7 @@ def _shift_block(
     return shift_points(
         points,
         directions,
-        np.asarray(geometry.layer_bottom_pos, dtype=np.float32),
+        geometry.layer_bottom_pos,
         geometry.calo_surface,
         inverse=inverse,
         shower_index=shower_index,
