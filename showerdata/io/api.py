@@ -589,7 +589,8 @@ def _target_num_points(data: Any, path: str, num_points: Any, start: int) -> Any
                     "from; pass num_points."
                 )
             num_points = np.asarray(file["num_points"][start : start + data.shape[0]])
-    lazy = is_lazy_array(num_points) or is_lazy_array(data)
+    # Counts in memory are checked now, with 0.7's messages, even for lazy data.
+    lazy = is_lazy_array(num_points)
     num_points = (da if lazy else np).asarray(num_points).astype(np.int32).reshape(-1)
     if num_points.shape[0] != data.shape[0]:
         raise ValueError(

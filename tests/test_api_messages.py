@@ -1,0 +1,241 @@
+"""The writing and target API, held to its whole word: messages, dtypes, 0.7 mode.
+
+Each message is written out by hand from what the function is documented to
+say (0.7's sentence first where 0.7 had one, then ours naming the file, the
+dataset and the sizes). Dtypes are those of the file format (points float32,
+counts int32), which 0.7 wrote too.
+"""
+
+from __future__ import annotations
+
+import dask
+import dask.array as da
+import h5py
+import numpy as np
+import pytest
+
+import showerdata
+from showerdata import MissingDataError, ShowerDataError, Showers
+from showerdata.toy import toy_showers
+
+N, P, F = 10, 20, 4
+
+
+@pytest.fixture
+def empty_file(tmp_path):
+    """A file made by create_empty_file for N showers of (P, F)."""
+    path = tmp_path / "batches.h5"
+    showerdata.create_empty_file(path, (N, P, F))
+    return path
+
+
+@pytest.fixture
+def showers() -> Showers:
+    return toy_showers(N, max_points=P, num_features=F, seed=1).compute()
+
+
+def message(error: pytest.ExceptionInfo) -> str:
+    return str(error.value)
+
+
+def padded(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``values`` with the rows past each count zeroed, as a target is stored."""
+    real = np.arange(values.shape[1])[None, :] < counts[:, None]
+    return np.where(real[..., None], values, 0).astype(np.float32)
+
+
+# -- save_batch and create_empty_file ---------------------------------------------
+
+
+def test_save_batch_refuses_a_pattern_and_says_what_writes_one(tmp_path, showers):
+    pattern = str(tmp_path / "part-{:05d}.h5")
+    with pytest.raises(ValueError) as raised:
+        showerdata.save_batch(showers[:5], pattern)
+    assert message(raised) == (
+        f"save_batch writes into one existing file, not a pattern ('{pattern}'); "
+        "save() writes to a pattern."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_batch_into_a_file_without_shape(tmp_path, showers):
+    path = tmp_path / "plain.h5"
+    h5py.File(path, "w").close()
+    with pytest.raises(MissingDataError) as raised:
+        showerdata.save_batch(showers[:5], path)
+    assert message(raised) == (
+        f"Key 'shape' not found in {path}. (not a file made by create_empty_file "
+        "or save)"
+    )
+
+
+def test_save_batch_past_the_end_names_start_length_and_rows(empty_file, showers):
+    with pytest.raises(IndexError) as raised:
+        showerdata.save_batch(showers[:5], empty_file, start=8)
+    assert message(raised) == (
+        f"Cannot write to {empty_file}: start index 8 + data length 5 exceeds "
+        f"file shape {N}."
+    )
+
+
+def test_save_batch_of_other_showers_names_both_row_shapes(empty_file):
+    narrow = toy_showers(5, max_points=12, num_features=F, seed=2).compute()
+    with pytest.raises(ValueError) as raised:
+        showerdata.save_batch(narrow, empty_file)
+    assert message(raised) == (
+        f"Shape mismatch: expected ({P}, {F}), got (12, {F}) "
+        f"(file '{empty_file}', dataset 'showers')"
+    )
+
+
+def test_save_batch_writes_the_rows_it_is_given(empty_file, showers):
+    showerdata.save_batch(showers[5:], empty_file, start=5)
+    showerdata.save_batch(showers[:5], empty_file, start=0)
+    with h5py.File(empty_file) as file:
+        np.testing.assert_array_equal(file["energies"][:], showers.energies)
+        np.testing.assert_array_equal(file["num_points"][:], showers.num_points)
+
+
+def test_create_empty_file_replaces_a_file_by_default_as_0_7_did(empty_file):
+    showerdata.create_empty_file(empty_file, (3, 5, 4))
+    assert showerdata.get_file_shape(empty_file) == (3, 5, 4)
+    with pytest.raises(FileExistsError) as raised:
+        showerdata.create_empty_file(empty_file, (2, 5, 4), overwrite=False)
+    assert message(raised) == (
+        f"File {empty_file} already exists. Use overwrite=True to overwrite."
+    )
+    assert showerdata.get_file_shape(empty_file) == (3, 5, 4)
+
+
+# -- get_file_length ---------------------------------------------------------------
+
+
+def test_file_length_of_energies_that_are_not_numbers(tmp_path, showers):
+    path = tmp_path / "text.h5"
+    showers.save(path)
+    with h5py.File(path, "r+") as file:
+        del file["energies"]
+        file["energies"] = np.array([b"a", b"b"])
+    with pytest.raises(ShowerDataError) as raised:
+        showerdata.get_file_length(path)
+    assert message(raised) == (
+        f"{path} is not a valid shower data file. (invalid datasets) file "
+        f"'{path}', dataset 'energies': has dtype |S1, expected a float type"
+    )
+
+
+def test_file_length_of_energies_that_are_a_group(tmp_path):
+    path = tmp_path / "group.h5"
+    with h5py.File(path, "w") as file:
+        file.create_group("energies")
+    with pytest.raises(ShowerDataError) as raised:
+        showerdata.get_file_length(path)
+    assert message(raised) == (
+        f"{path} is not a valid shower data file. (energies is not a dataset) "
+        f"file '{path}', dataset 'energies': expected a dataset, found a group"
+    )
+
+
+# -- targets -----------------------------------------------------------------------
+
+
+def test_add_target_dataset_names_the_shape_argument(empty_file):
+    with pytest.raises(ValueError) as raised:
+        showerdata.add_target_dataset(empty_file, (N, P))
+    assert message(raised) == (
+        f"shape must be 3 non-negative integers (N, P, F), got {(N, P)}."
+    )
+
+
+@pytest.fixture
+def target_file(empty_file):
+    showerdata.add_target_dataset(empty_file, (N, P, 3))
+    return empty_file
+
+
+def test_save_target_batch_past_the_end(target_file):
+    with pytest.raises(IndexError) as raised:
+        showerdata.save_target_batch(np.zeros((4, P, 3)), target_file, np.ones(4), 8)
+    assert message(raised) == (
+        f"Cannot write to {target_file}: start index 8 + data length 4 exceeds "
+        f"file shape {N}."
+    )
+
+
+def test_save_target_batch_of_another_row_shape_names_the_dataset(target_file):
+    with pytest.raises(ValueError) as raised:
+        showerdata.save_target_batch(np.zeros((4, P - 1, 3)), target_file, np.ones(4))
+    assert message(raised) == (
+        f"Shape mismatch: expected ({P}, 3), got ({P - 1}, 3) "
+        f"(file '{target_file}', dataset 'target/point_clouds')"
+    )
+
+
+def test_save_target_batch_into_a_missing_target(target_file):
+    with pytest.raises(MissingDataError) as raised:
+        showerdata.save_target_batch(
+            np.zeros((4, P, 3)), target_file, np.ones(4), key="other"
+        )
+    assert message(raised) == f"Key 'other' not found in {target_file}."
+
+
+def test_save_target_over_an_existing_one_needs_overwrite(target_file):
+    with pytest.raises(FileExistsError) as raised:
+        showerdata.save_target(np.zeros((N, P, 3)), target_file, np.ones(N))
+    assert message(raised) == (
+        f"Dataset 'target' already exists in {target_file}. Use overwrite=True to "
+        "overwrite."
+    )
+
+
+def test_save_target_without_counts_needs_a_file_with_them(tmp_path):
+    path = tmp_path / "plain.h5"
+    h5py.File(path, "w").close()
+    with pytest.raises(MissingDataError) as raised:
+        showerdata.save_target(np.zeros((N, P, 3)), path)
+    assert message(raised) == (
+        f"file '{path}': no 'num_points' dataset to take the target's from; pass "
+        "num_points."
+    )
+
+
+@pytest.mark.parametrize("lazy_data", [False, True], ids=["numpy", "dask"])
+def test_counts_in_memory_are_checked_at_once_with_0_7s_message(tmp_path, lazy_data):
+    data = np.zeros((3, 4, 2))
+    if lazy_data:
+        data = da.from_array(data, chunks=2)
+    path = tmp_path / "target.h5"
+    with pytest.raises(ValueError) as raised:
+        showerdata.save_target(data, path, np.array([1, 5, 1]))
+    assert not isinstance(raised.value, ShowerDataError)
+    assert message(raised) == (
+        "num_points values cannot exceed the maximum number of points (4)."
+    )
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("lazy_data", [False, True], ids=["numpy", "dask"])
+@pytest.mark.parametrize("suffix", [".h5", ".zarr"])
+def test_targets_are_stored_as_float32_whatever_they_were(tmp_path, lazy_data, suffix):
+    values = np.random.default_rng(3).normal(size=(N, P, 3))  # float64
+    counts = np.arange(N) % P
+    data = da.from_array(values, chunks=4) if lazy_data else values
+    path = tmp_path / f"target{suffix}"
+    showerdata.save_target(data, path, counts)
+    points, num_points = dask.compute(*showerdata.load_target(path))
+    assert points.dtype == np.float32
+    assert num_points.dtype == np.int32
+    np.testing.assert_array_equal(points, padded(values, counts))
+    np.testing.assert_array_equal(num_points, counts)
+
+
+def test_load_target_in_0_7_mode_gives_the_rows_asked_for_as_numpy(tmp_path):
+    values = np.random.default_rng(4).normal(size=(N, P, 3)).astype(np.float32)
+    counts = np.arange(N) % 6
+    path = tmp_path / "target.h5"
+    showerdata.save_target(values, path, counts)
+    with dask.config.set({"showerdata.lazy": False}):
+        points, num_points = showerdata.load_target(path, start=2, stop=7, max_points=5)
+    assert type(points) is np.ndarray and type(num_points) is np.ndarray
+    np.testing.assert_array_equal(points, padded(values, counts)[2:7, :5])
+    np.testing.assert_array_equal(num_points, np.minimum(counts[2:7], 5))
