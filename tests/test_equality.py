@@ -120,3 +120,16 @@ def test_assert_showers_equal_sees_negative_zero():
     assert changed == original  # as in 0.7, but the bytes differ
     with pytest.raises(AssertionError, match="first differing shower: 11, point 8"):
         assert_showers_equal(changed, original)
+
+
+def test_equality_of_lazy_showers_is_one_dask_computation_and_of_numpy_none():
+    from dask.callbacks import Callback
+
+    memory = Showers(**equality_cases.base_arrays())
+    started = []
+    with Callback(start=lambda dsk: started.append(len(dsk))):
+        assert memory == memory.copy()
+        assert len(started) == 0
+        assert memory.chunk(5) == memory.chunk(4)
+        assert memory.chunk(5) == memory
+    assert len(started) == 2

@@ -334,3 +334,21 @@ def test_slicing_leaves_no_empty_chunks(forms, data) -> None:
     assert_selects(one[[0, 0]], data, [0, 0])
     assert forms["lazy"][N:].chunks == (0,)
     assert forms["lazy"][N:][[]].compute().is_empty
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        (slice(2, 11, 3), [2, 5, 8]),
+        (slice(None, None, -4), [12, 8, 4, 0]),
+        (np.array([7, 1, 7], np.int32), [7, 1, 7]),
+        (np.array([3, 0], np.uint16), [3, 0]),
+        ([5, 2], [5, 2]),
+    ],
+)
+def test_selected_rows_are_int64_positions_in_order(selection, expected):
+    from showerdata.indexing import selected_rows
+
+    rows = selected_rows(selection, N)
+    assert rows.dtype == np.int64
+    assert rows.tolist() == expected

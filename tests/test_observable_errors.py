@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from showerdata import ShowerDataError, Showers, observables, shift
-from showerdata.detector import get_test_geometry
+from showerdata import ShowerDataError, Showers, cluster, load, observables, shift
+from showerdata.detector import get_ILD_geometry, get_test_geometry
 
 NUM_LAYERS = 10
 BAD_SHOWER = 23
@@ -36,6 +36,7 @@ CALLS = {
     ),
     "center_of_energy": lambda s: observables.calc_center_of_energy(s, GEOMETRY),
     "all four": lambda s: observables.calc_observables(s, GEOMETRY)["energy_per_layer"],
+    "cluster": lambda s: cluster(s, detector_config=GEOMETRY, seed=1).points,
 }
 
 
@@ -104,3 +105,94 @@ def test_layers_inferred_in_memory_as_v07_infers_them(v07, capsys):
     ours = json.loads(capsys.readouterr().out)
     assert theirs["no points"][0] == [3, 1]  # one layer, as 0.7 says
     assert ours == theirs
+
+
+# -- a geometry that contradicts the showers' clustered_for -------------------------
+
+ILD = get_ILD_geometry()
+EVERY_OBSERVABLE = {
+    "num_points_per_layer": lambda s: observables.calc_num_points_per_layer(
+        s, detector_config=ILD
+    ),
+    "energy_per_layer": lambda s: observables.calc_energy_per_layer(
+        s, detector_config=ILD
+    ),
+    "energy_per_radial_bin": lambda s: observables.calc_energy_per_radial_bin(
+        s, detector_config=ILD
+    ),
+    "center_of_energy": lambda s: observables.calc_center_of_energy(s, ILD),
+    "all four": lambda s: observables.calc_observables(s, ILD),
+}
+CONTRADICTION = (
+    "the showers are clustered for the 'TestDetector' geometry (attribute "
+    "'clustered_for') but the observables were asked for with detector_config "
+    "Geometry(ILD) ('ILD'): its thresholds and layers would not match the cells. "
+    "Pass the 'TestDetector' geometry (showerdata.detector makes the built-in "
+    "ones) or, for a file, leave detector_config out to use it"
+)
+
+
+@pytest.fixture
+def test_detector_files(tmp_path):
+    showers = showers_with_one_bad_point()[:BAD_SHOWER]
+    showers = showers.assign_attrs(clustered_for=GEOMETRY.name)
+    for name in ("a.h5", "b.h5"):
+        showers.save(tmp_path / name)
+    return tmp_path
+
+
+@pytest.mark.parametrize("call", EVERY_OBSERVABLE.values(), ids=EVERY_OBSERVABLE)
+def test_every_observable_refuses_a_contradicting_geometry(call, test_detector_files):
+    one = test_detector_files / "a.h5"
+    with pytest.raises(ShowerDataError) as raised:
+        call(load(one))
+    assert str(raised.value) == f"file '{one}': {CONTRADICTION}"
+    with pytest.raises(ShowerDataError) as raised:
+        call(load(test_detector_files / "*.h5"))
+    assert str(raised.value) == CONTRADICTION  # two files: no one file to name
+    with pytest.raises(ShowerDataError) as raised:
+        call(load(one).compute())
+    assert str(raised.value) == f"file '{one}': {CONTRADICTION}"
+
+
+def test_observables_of_no_showers_have_no_layers():
+    none = showers_with_one_bad_point()[:0]
+    assert observables.calc_energy_per_layer(none).shape == (0, 0)
+    assert observables.calc_num_points_per_layer(none).shape == (0, 0)
+
+
+@pytest.mark.parametrize("num_layers", [12, 15])
+def test_all_four_take_num_layers_over_the_geometry(num_layers):
+    showers = showers_with_one_bad_point()[:BAD_SHOWER]
+    values = observables.calc_observables(showers, GEOMETRY, num_layers=num_layers)
+    lazy = observables.calc_observables(
+        showers.chunk(7), GEOMETRY, num_layers=num_layers
+    )
+    # Hand-made reference: energies and counts of points on each layer.
+    layer = showers.points[..., 2].astype(int)
+    energy = showers.points[..., 3]
+    real = np.arange(showers.points.shape[1]) < showers.num_points[:, None]
+    for name, dtype in (
+        ("energy_per_layer", np.float32),
+        ("num_points_per_layer", np.int32),
+    ):
+        expected = np.zeros((len(showers), num_layers), dtype)
+        for i, j in zip(*np.nonzero(real & (layer < num_layers)), strict=True):
+            expected[i, layer[i, j]] += energy[i, j] if dtype is np.float32 else 1
+        for form in (values[name], lazy[name].compute()):
+            assert form.dtype == dtype, name
+            np.testing.assert_allclose(form, expected, rtol=1e-6, err_msg=name)
+    for name, array in values.items():
+        assert lazy[name].shape == array.shape, name
+        assert (
+            array.dtype
+            == lazy[name].compute().dtype
+            == (np.int32 if name == "num_points_per_layer" else np.float32)
+        ), name
+
+
+def test_zero_layers_asked_for_leave_no_layer_for_the_points():
+    # 0.7 raised IndexError here (np.add.at into zero columns); we name the shower.
+    showers = showers_with_one_bad_point()[:3]
+    with pytest.raises(ShowerDataError, match="shower 0: .* outside 0..-1"):
+        observables.calc_energy_per_layer(showers, num_layers=0)

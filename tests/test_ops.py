@@ -94,6 +94,41 @@ def test_numpy_global_seed_makes_unseeded_cluster_reproducible(production):
     first = showerdata.cluster(memory[:5])
     np.random.seed(3)  # noqa: NPY002 - the legacy global state is what 0.7 users seed
     assert showerdata.cluster(memory[:5]) == first
+    # ... and the grid is shifted: the cells differ from those of the fixed grid.
+    fixed = showerdata.cluster(memory[:5], random_shift=False)
+    assert not np.array_equal(first.points, fixed.points)
+
+
+def test_unseeded_clusterings_draw_from_many_seeds(production):
+    # 200 global seeds give 200 grids: the seed is drawn from far more than 200
+    # values (a small range would repeat, by the pigeonhole principle).
+    _, memory = production
+    grids = set()
+    for global_seed in range(200):
+        np.random.seed(global_seed)  # noqa: NPY002 - the state 0.7 users seed
+        grids.add(showerdata.cluster(memory[:1]).points.tobytes())
+    assert len(grids) == 200
+
+
+def test_a_fixed_grid_ignores_a_seed(production):
+    _, memory = production
+    fixed = showerdata.cluster(memory[:5], random_shift=False)
+    assert showerdata.cluster(memory[:5], random_shift=False, seed=4) == fixed
+
+
+@pytest.mark.parametrize(
+    ("name", "block"),
+    [
+        ("filter", "_filter_block"),
+        ("cluster-seeded", "_cluster_block"),
+        ("shift", "_shift_block"),
+    ],
+)
+def test_the_tasks_of_an_op_are_named_after_it(production, name, block):
+    # The name users see in the dashboard and in a graph's keys.
+    path, _ = production
+    lazy = OPERATIONS[name](showerdata.load(path, chunks=16))
+    assert lazy.points.name.startswith(f"{block}-")
 
 
 def test_parameter_errors_are_raised_when_building(production):

@@ -767,3 +767,68 @@ def test_fields_with_equal_values_are_all_computed(count):
     computed = lazy.compute()
     np.testing.assert_array_equal(computed.pdg, same)
     np.testing.assert_array_equal(computed.shower_ids, same)
+
+
+# -- what every form keeps ----------------------------------------------------------
+
+
+@pytest.fixture
+def two_files(tmp_path) -> str:
+    for i in range(2):
+        Showers(**arrays(6, seed=i)).save(tmp_path / f"part-{i}.h5")
+    return str(tmp_path / "part-*.h5")
+
+
+def test_every_form_of_a_production_remembers_its_files(two_files):
+    showers = showerdata.load(two_files).assign_attrs(run=3)
+    forms = {
+        "copy": showers.copy(),
+        "chunk": showers.chunk(3),
+        "persist": showers.persist(),
+        "compute, copy": showers.compute().copy(),
+        "compute, chunk": showers.compute().chunk(4),
+        "compute, persist": showers.compute().persist(),
+    }
+    for name, form in forms.items():
+        assert repr(form).endswith(", from 2 files)"), name
+        assert form.attrs == {"run": 3}, name
+        assert form == showers, name
+
+
+def test_persist_hands_its_keywords_to_dask(two_files):
+    calls = []
+
+    def scheduler(graph, keys, **kwargs):
+        calls.append(len(keys))
+        return dask.get(graph, keys, **kwargs)
+
+    showers = showerdata.load(two_files)
+    kept = showers.persist(scheduler=scheduler)
+    assert calls, "persist did not use the scheduler it was given"
+    assert kept == showers
+
+
+# -- IncidentParticles: the dtypes of the format, attrs, named fields ---------------
+
+
+def test_incident_particles_take_the_dtypes_of_the_format():
+    particles = IncidentParticles(
+        np.ones((3, 1), np.float64),
+        np.array([11, 22, 13], np.int64),
+        np.ones((3, 3), np.float64),
+        attrs={"campaign": "tb"},
+    )
+    assert particles.energies.dtype == np.float32
+    assert particles.pdg.dtype == np.int32
+    assert particles.directions.dtype == np.float32
+    assert particles.attrs == {"campaign": "tb"}
+
+
+def test_incident_particles_of_unknown_length_name_the_field():
+    energies = da.ones((4, 1), chunks=2)
+    energies = energies[energies[:, 0] > 0]  # length unknown until computed
+    with pytest.raises(ValueError) as raised:
+        IncidentParticles(energies, 22)
+    assert str(raised.value) == (
+        "energies has unknown chunk sizes; call .compute_chunk_sizes() first."
+    )

@@ -528,3 +528,20 @@ def test_a_damaged_shard_is_an_error_naming_store_array_and_showers(
         showerdata.load(damaged, 0, 10).compute(),
         showerdata.load(path, 0, 10).compute(),
     )
+
+
+def test_targets_go_into_store_objects_new_or_holding_showers(tmp_path):
+    points = np.zeros((6, 30, 4), np.float32)
+    for i in range(6):  # 3, 7, ... points: the counts taken from the store show
+        points[i, : 3 + 4 * i] = [1.0, 2.0, 3.0, 0.5]
+    showers = showerdata.Showers(points, np.ones((6, 1)), 22)
+    holding = zarr.storage.LocalStore(tmp_path / "showers.zarr")
+    showerdata.save(showers, holding)
+    target = np.ones((6, 30, 2), np.float32)
+    showerdata.save_target(target, holding)  # counts from the store's showers
+    _, counts = dask.compute(*showerdata.load_target(holding))
+    np.testing.assert_array_equal(counts, showers.num_points)
+    fresh = zarr.storage.LocalStore(tmp_path / "fresh.zarr")
+    showerdata.save_target(target, fresh, np.full(6, 3))
+    _, counts = dask.compute(*showerdata.load_target(fresh))
+    np.testing.assert_array_equal(counts, np.full(6, 3))
