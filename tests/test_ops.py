@@ -116,6 +116,27 @@ def test_a_fixed_grid_ignores_a_seed(production):
     assert showerdata.cluster(memory[:5], random_shift=False, seed=4) == fixed
 
 
+def test_ops_computed_together_keep_their_own_results(production, tmp_path):
+    # Two ops in one graph must not share task keys: not two cuts of one input,
+    # nor one cut of two inputs.
+    path, memory = production
+    other = tmp_path / "other.h5"
+    showerdata.save(memory[::-1], other)
+    loose, tight = 1e-4, 5e-3
+    together = dask.compute(
+        showerdata.filter_showers(showerdata.load(path), ecal_threshold=loose).points,
+        showerdata.filter_showers(showerdata.load(path), ecal_threshold=tight).points,
+        showerdata.filter_showers(showerdata.load(other), ecal_threshold=loose).points,
+    )
+    alone = [
+        showerdata.filter_showers(data, ecal_threshold=cut).points
+        for data, cut in ((memory, loose), (memory, tight), (memory[::-1], loose))
+    ]
+    for got, expected in zip(together, alone, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert not np.array_equal(together[0], together[1])
+
+
 @pytest.mark.parametrize(
     ("name", "block"),
     [

@@ -780,7 +780,11 @@ def two_files(tmp_path) -> str:
 
 
 def test_every_form_of_a_production_remembers_its_files(two_files):
-    showers = showerdata.load(two_files).assign_attrs(run=3)
+    loaded = showerdata.load(two_files)
+    assert len(loaded.sources) == 2
+    showers = loaded.assign_attrs(run=3)
+    assert showers.sources == loaded.sources
+    assert showers.locate(7) == loaded.locate(7)
     forms = {
         "copy": showers.copy(),
         "chunk": showers.chunk(3),
@@ -792,6 +796,7 @@ def test_every_form_of_a_production_remembers_its_files(two_files):
     for name, form in forms.items():
         assert repr(form).endswith(", from 2 files)"), name
         assert form.attrs == {"run": 3}, name
+        assert form.sources == loaded.sources, name
         assert form == showers, name
 
 
