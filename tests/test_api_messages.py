@@ -1,4 +1,4 @@
-"""The writing and target API, held to its whole word: messages, dtypes, 0.7 mode.
+"""The file API, held to its whole word: messages, dtypes, forms in the 0.7 mode.
 
 Each message is written out by hand from what the function is documented to
 say (0.7's sentence first where 0.7 had one, then ours naming the file, the
@@ -239,3 +239,17 @@ def test_load_target_in_0_7_mode_gives_the_rows_asked_for_as_numpy(tmp_path):
     assert type(points) is np.ndarray and type(num_points) is np.ndarray
     np.testing.assert_array_equal(points, padded(values, counts)[2:7, :5])
     np.testing.assert_array_equal(num_points, np.minimum(counts[2:7], 5))
+
+
+@pytest.mark.parametrize("lazy", [True, False], ids=["lazy", "0.7 mode"])
+def test_incident_particles_take_the_form_of_the_mode(tmp_path, showers, lazy):
+    for i in range(2):
+        showers[5 * i : 5 * i + 5].save(tmp_path / f"part-{i}.h5")
+    one, production = tmp_path / "part-1.h5", str(tmp_path / "part-*.h5")
+    with dask.config.set({"showerdata.lazy": lazy}):
+        for path, rows in ((one, slice(5, 10)), (production, slice(0, N))):
+            particles = showerdata.load_inc_particles(path)
+            assert particles.is_lazy is lazy, path
+            np.testing.assert_array_equal(
+                np.asarray(particles.energies), showers.energies[rows]
+            )

@@ -785,9 +785,13 @@ def test_every_form_of_a_production_remembers_its_files(two_files):
     showers = loaded.assign_attrs(run=3)
     assert showers.sources == loaded.sources
     assert showers.locate(7) == loaded.locate(7)
+    # ... and still reads selections straight from the files.
+    assert showers[[7, 2]]._source is not None
     forms = {
         "copy": showers.copy(),
         "chunk": showers.chunk(3),
+        "chunk, copy": showers.chunk(3).copy(),
+        "chunk, assign_attrs": showers.chunk(3).assign_attrs(run=3),
         "persist": showers.persist(),
         "compute, copy": showers.compute().copy(),
         "compute, chunk": showers.compute().chunk(4),
