@@ -196,3 +196,28 @@ def test_zero_layers_asked_for_leave_no_layer_for_the_points():
     showers = showers_with_one_bad_point()[:3]
     with pytest.raises(ShowerDataError, match="shower 0: .* outside 0..-1"):
         observables.calc_energy_per_layer(showers, num_layers=0)
+
+
+def test_layers_of_lazy_showers_must_be_given():
+    lazy = showers_with_one_bad_point()[:BAD_SHOWER].chunk(7)
+    for call in (
+        observables.calc_energy_per_layer,
+        lambda s: observables.calc_observables(s, None),
+    ):
+        with pytest.raises(ValueError) as raised:
+            call(lazy)
+        assert str(raised.value) == (
+            "num_layers (or detector_config) is required for lazy showers: the "
+            "number of layers would otherwise depend on the data."
+        )
+
+
+def test_all_four_without_a_geometry_infer_the_layers_in_memory():
+    showers = showers_with_one_bad_point()[:BAD_SHOWER]  # layers 0..9
+    values = observables.calc_observables(showers, None)
+    assert values["energy_per_layer"].shape == (BAD_SHOWER, NUM_LAYERS)
+    np.testing.assert_allclose(
+        values["energy_per_layer"].sum(axis=1),
+        showers.points[..., 3].sum(axis=1),
+        rtol=1e-5,
+    )
