@@ -253,3 +253,16 @@ def test_incident_particles_take_the_form_of_the_mode(tmp_path, showers, lazy):
             np.testing.assert_array_equal(
                 np.asarray(particles.energies), showers.energies[rows]
             )
+
+
+def test_lazy_targets_are_written_a_few_chunks_at_a_time(tmp_path):
+    # Out of core even when the counts are in memory: never one compute of it all.
+    from dask.callbacks import Callback
+
+    data = da.ones((60, 100, 3), chunks=5)
+    computations = []
+    with Callback(start=lambda graph: computations.append(len(graph))):
+        showerdata.save_target(data, tmp_path / "target.h5", np.full(60, 7))
+    assert len(computations) >= 2
+    points, _ = dask.compute(*showerdata.load_target(tmp_path / "target.h5"))
+    np.testing.assert_array_equal(points, padded(np.ones((60, 100, 3)), np.full(60, 7)))
