@@ -266,3 +266,37 @@ def test_lazy_targets_are_written_a_few_chunks_at_a_time(tmp_path):
     assert len(computations) >= 2
     points, _ = dask.compute(*showerdata.load_target(tmp_path / "target.h5"))
     np.testing.assert_array_equal(points, padded(np.ones((60, 100, 3)), np.full(60, 7)))
+
+
+# -- save ---------------------------------------------------------------------------
+
+
+def test_save_names_what_it_was_given_instead_of_showers(tmp_path):
+    with pytest.raises(TypeError) as raised:
+        showerdata.save(np.zeros((2, 3, 4)), tmp_path / "out.h5")
+    assert message(raised) == "save() takes Showers or IncidentParticles, not ndarray."
+
+
+def test_showers_per_file_needs_a_pattern(tmp_path, showers):
+    with pytest.raises(ValueError) as raised:
+        showerdata.save(showers, tmp_path / "out.h5", showers_per_file=4)
+    assert message(raised) == (
+        "showers_per_file applies to an output pattern like 'out/part-{:05d}.h5'."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_file_of_a_pattern_carries_the_attrs(tmp_path, showers):
+    pattern = str(tmp_path / "part-{:02d}.h5")
+    chunked = showers.chunk(4).assign_attrs(campaign="tb")
+    showerdata.save(chunked, pattern, showers_per_file=4)
+    parts = sorted(tmp_path.glob("part-*.h5"))
+    assert len(parts) == 3
+    for part in parts:
+        assert showerdata.load_metadata(part)["campaign"] == "tb"
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_save_shows_a_progress_bar_when_asked(tmp_path, showers, capsys, progress):
+    showerdata.save(showers, tmp_path / "out.h5", progress=progress)
+    assert ("showers" in capsys.readouterr().err) is progress

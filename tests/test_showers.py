@@ -841,3 +841,62 @@ def test_incident_particles_of_unknown_length_name_the_field():
     assert str(raised.value) == (
         "energies has unknown chunk sizes; call .compute_chunk_sizes() first."
     )
+
+
+# -- the constructor, to the letter ---------------------------------------------------
+
+
+def test_no_showers_of_a_given_width_keep_their_shape():
+    none = Showers(np.zeros((0, 7, 4)), np.zeros((0, 1)), 22)
+    assert none.points.shape == (0, 7, 4)
+    assert len(none) == 0
+
+
+def test_points_of_the_wrong_rank_get_0_7s_message():
+    with pytest.raises(ValueError) as raised:
+        Showers(np.zeros((3, 4)), np.ones((3, 1)), 22)
+    assert str(raised.value) == (
+        "Points must be a 3D array with shape (num_showers, max_points, 4 or 5) "
+        "got (3, 4)"
+    )
+
+
+def test_points_of_unknown_length_name_the_field():
+    points = da.ones((4, 3, 4), chunks=2)
+    points = points[points[:, 0, 0] > 0]
+    with pytest.raises(ValueError) as raised:
+        Showers(points, np.ones((4, 1)), 22)
+    assert str(raised.value) == (
+        "points has unknown chunk sizes; call .compute_chunk_sizes() first."
+    )
+
+
+def test_pdg_with_more_than_one_column_is_refused():
+    with pytest.raises(ValueError) as raised:
+        Showers(**{**arrays(3), "pdg": np.full((3, 2), 22)})
+    assert str(raised.value) == (
+        "Invalid shape for PDG array. (pdg must be a 1D array, got shape (3, 2).)"
+    )
+    one_column = Showers(**{**arrays(3), "pdg": np.full((3, 1), 22)})
+    assert one_column.pdg.shape == (3,)
+
+
+INTEGER = ("pdg", "shower_ids", "num_points")
+
+
+def test_copy_true_detaches_every_field_from_its_input():
+    given = {
+        name: np.asarray(value, dtype=np.int32 if name in INTEGER else np.float32)
+        for name, value in arrays(3).items()
+    }
+    showers = Showers(**given, copy=True)
+    for name, value in given.items():
+        value[...] = 0
+        assert np.any(getattr(showers, name) != 0), name
+
+
+def test_a_field_of_another_length_waits_for_the_others():
+    # Replacing the fields one after the other passes through unequal lengths.
+    showers = Showers(**lazy(arrays()))
+    showers.energies = da.ones((N + 3, 1), chunks=5)
+    assert showers.energies.shape == (N + 3, 1)
