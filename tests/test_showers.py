@@ -900,3 +900,8 @@ def test_a_field_of_another_length_waits_for_the_others():
     showers = Showers(**lazy(arrays()))
     showers.energies = da.ones((N + 3, 1), chunks=5)
     assert showers.energies.shape == (N + 3, 1)
+
+
+def test_attrs_given_to_the_constructor_are_kept():
+    showers = Showers(**arrays(3), attrs={"campaign": "tb", "run": 7})
+    assert showers.attrs == {"campaign": "tb", "run": 7}
