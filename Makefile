@@ -125,14 +125,14 @@ bench-productions: $(VENV)/.installed
 	$(PY) benchmarks/productions.py
 
 # Mutation testing of ops/, the model and io/api.py against their fast tests
-# ([tool.mutmut] in pyproject.toml); about 30 minutes here, not run in CI.
-# docs/testing.md reports the score. mutmut works on a copy in mutants/.
+# ([tool.mutmut] in pyproject.toml); not run in CI. A whole run takes about two
+# hours here; a stopped run resumes where it was (mutmut re-runs the functions
+# that changed), `make clean` starts afresh. docs/testing.md reports the score.
 $(VENV)/.mutation-installed: $(VENV)/.installed
 	$(PY) -m pip install -q 'mutmut==3.8.1'
 	touch $@
 
 mutation: $(VENV)/.mutation-installed $(VENV_V07)/.installed
-	rm -rf mutants
 	SHOWERDATA_V07_PYTHON=$(PY_V07) $(VENV)/bin/mutmut run --max-children 2 || true
 	$(PY) .ci/mutation_score.py
 

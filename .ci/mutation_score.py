@@ -3,8 +3,10 @@
 Score = killed / (all mutants - equivalent ones). A mutant is equivalent when no
 test could tell it from the original; docs/testing.md lists each one, in
 backticks, with the reason, and this script reads that list from there so the
-explanation and the count cannot drift apart. A timeout counts as killed: the
-mutant made a test hang, which the test run detects.
+explanation and the count cannot drift apart. A timeout or a run ended by a
+signal counts as killed: the tests did not pass (mutmut 3.8.1 also files a run
+whose pytest call failed to start the selected tests under "timeout"). Mutants
+not checked (a run stopped early) are shown and left out of the score.
 
 Exits with 1 when the score is under the target of issue #20.
 """
@@ -19,7 +21,8 @@ from pathlib import Path
 
 TARGET = 0.90
 ROOT = Path(__file__).resolve().parent.parent
-KILLED = {"killed", "timeout"}
+KILLED = {"killed", "timeout", "segfault"}
+UNCHECKED = "not checked"
 
 
 def results() -> dict[str, str]:
@@ -66,7 +69,7 @@ def main() -> int:
         by_module[module_of(name)][kind] += 1
     print(
         f"{'module':32} {'mutants':>8} {'killed':>7} {'timeout':>8} {'equiv.':>7} "
-        f"{'score':>7}"
+        f"{'unchecked':>9} {'score':>7}"
     )
     total = collections.Counter()
     for module, counts in sorted(by_module.items()):
@@ -76,7 +79,7 @@ def main() -> int:
     left = sorted(
         name
         for name, status in statuses.items()
-        if status not in KILLED and name not in equivalent
+        if status not in KILLED | {UNCHECKED} and name not in equivalent
     )
     if left:
         print(f"\n{len(left)} mutants not killed (`mutmut show NAME` prints one):")
@@ -87,14 +90,15 @@ def main() -> int:
 
 def _score(counts: collections.Counter) -> float:
     killed = sum(counts[k] for k in KILLED)
-    judged = sum(counts.values()) - counts["equivalent"]
+    judged = sum(counts.values()) - counts["equivalent"] - counts[UNCHECKED]
     return killed / judged if judged else 1.0
 
 
 def _row(module: str, counts: collections.Counter) -> str:
     return (
         f"{module:32} {sum(counts.values()):8} {counts['killed']:7} "
-        f"{counts['timeout']:8} {counts['equivalent']:7} {_score(counts):7.1%}"
+        f"{counts['timeout'] + counts['segfault']:8} {counts['equivalent']:7} "
+        f"{counts[UNCHECKED]:9} {_score(counts):7.1%}"
     )
 
 
