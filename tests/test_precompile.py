@@ -87,3 +87,40 @@ def test_a_read_only_cache_says_where_and_what_to_set(tmp_path):
     assert f"tried '{blocker / 'cache'}'" in done.stderr
     assert "Set NUMBA_CACHE_DIR to a writable directory" in done.stderr
     assert not any(tmp_path.rglob("*.nbi"))
+
+
+#: Two threads meet a kernel for the first time, one while the other builds it
+#: (its callee's build made slow): the second must find the callee typed, not
+#: compile the kernel against the callee's unbuilt stand-in.
+RACE = r"""
+import threading, time, numba, numpy as np
+from showerdata.kernels.clustering import grid_shifts
+plain_njit = numba.njit
+def slow_njit(*args, **options):
+    if args:  # njit(function), as numba itself calls it
+        return plain_njit(*args, **options)
+    def decorate(function):
+        if function.__name__ == "_mix64":
+            time.sleep(1.0)  # the window between building the caller and its callee
+        return plain_njit(**options)(function)
+    return decorate
+numba.njit = slow_njit
+errors = []
+def first_call(k):
+    try:
+        grid_shifts(k, np.arange(10), 5.0, 30.0)
+    except Exception as error:
+        errors.append(repr(error)[:300])
+builder = threading.Thread(target=first_call, args=(1,))
+builder.start()
+time.sleep(0.3)  # the builder is inside the slow build now
+first_call(2)
+builder.join()
+print(errors)
+"""
+
+
+def test_a_kernel_met_while_another_thread_builds_it_has_typed_callees(tmp_path):
+    done = run(["-c", RACE], tmp_path / "cold-cache")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -11,6 +11,9 @@ Kernels call other kernels: numba types a callee only if the module global it
 names is a numba dispatcher when the caller compiles. So building a kernel's
 dispatcher first builds every kernel its module's globals name and puts the
 dispatchers there; calls from Python keep going through the :class:`Kernel`.
+A dispatcher is published (to its module and to other threads) only after its
+callees are: a thread that found it earlier would compile it against a callee
+numba cannot type.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Kernel:
         self.py_func = function
         self.options = options
         self._dispatcher: Any = None
+        self._building: Any = None
         _registry.append(self)
 
     def dispatcher(self) -> Any:
@@ -58,13 +62,14 @@ class Kernel:
         from numba import njit
 
         namespace = self.py_func.__globals__
-        # Placed before the callees are built: a kernel naming itself (or a
-        # cycle of them) finds a dispatcher instead of building again.
-        self._dispatcher = njit(**self.options)(self.py_func)
-        namespace[self.py_func.__name__] = self._dispatcher
+        # Made before the callees are built, so that a cycle of kernels finds
+        # it instead of building again; numba compiles it only when called.
+        self._building = njit(**self.options)(self.py_func)
         for name, value in list(namespace.items()):
-            if isinstance(value, Kernel):
-                namespace[name] = value.dispatcher()
+            if isinstance(value, Kernel) and value is not self:
+                namespace[name] = value._building or value.dispatcher()
+        namespace[self.py_func.__name__] = self._building
+        self._dispatcher = self._building
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.dispatcher()(*args, **kwargs)
