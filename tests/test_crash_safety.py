@@ -719,6 +719,22 @@ def test_save_killed_at_a_failpoint_keeps_the_old_or_gives_the_new(
     check_later_save_works(tmp_path, suffix, new_showers)
 
 
+def test_a_zarr_save_killed_while_recording_a_chunk_resumes(tmp_path, new_showers):
+    """A record entry left empty by a kill marks its chunk as not written.
+
+    zarr writes an entry of the chunk record in place, so a kill while it is
+    written can leave the entry's file empty (found by the random kills on
+    zarr 3.1.0: the resumed save failed to read the record). Made here by
+    emptying the last recorded entry of a save killed after a middle chunk.
+    """
+    target = tmp_path / "production.zarr"
+    run_writer("save", target, failpoint=f"zarr.after-shard={CHUNKS // 2}:kill")
+    entries = tmp_path / f".{target.name}.partial" / CHUNKS_WRITTEN / "c"
+    last = max(entries.iterdir(), key=lambda entry: int(entry.name))
+    last.write_bytes(b"")
+    assert resume_killed_save(target, new_showers) == CHUNKS // 2 - 1
+
+
 #: Where a save_batch is killed: after the first and a middle chunk (HDF5:
 #: before that chunk is flushed), and between a shard and its record (zarr).
 BATCH_FAILPOINTS = [

@@ -274,8 +274,24 @@ def record_name(array_name: str) -> str:
 
 
 def written_chunks(record: zarr.Array) -> np.ndarray:
-    """Which chunks of showers a ``chunks_written`` record marks as written."""
-    return np.asarray(record[...]).astype(bool)
+    """Which chunks of showers a ``chunks_written`` record marks as written.
+
+    An entry that a killed writer left cut short marks its chunk as not
+    written, so that a resumed save writes that chunk again.
+    """
+    try:
+        return np.asarray(record[...]).astype(bool)
+    except ValueError:  # zarr cannot decode an entry of the wrong size
+        return np.array(
+            [_entry_written(record, k) for k in range(record.shape[0])], dtype=bool
+        )
+
+
+def _entry_written(record: zarr.Array, index: int) -> bool:
+    try:
+        return bool(record[index])
+    except ValueError:
+        return False
 
 
 def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) -> None:
