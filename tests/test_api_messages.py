@@ -8,6 +8,8 @@ counts int32), which 0.7 wrote too.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dask
 import dask.array as da
 import h5py
@@ -110,29 +112,40 @@ def test_create_empty_file_replaces_a_file_by_default_as_0_7_did(empty_file):
 # -- get_file_length ---------------------------------------------------------------
 
 
-def test_file_length_of_energies_that_are_not_numbers(tmp_path, showers):
-    path = tmp_path / "text.h5"
+def energies_as_text(path: Path, showers: Showers) -> None:
     showers.save(path)
     with h5py.File(path, "r+") as file:
         del file["energies"]
         file["energies"] = np.array([b"a", b"b"])
-    with pytest.raises(ShowerDataError) as raised:
-        showerdata.get_file_length(path)
-    assert message(raised) == (
-        f"{path} is not a valid shower data file. (invalid datasets) file "
-        f"'{path}', dataset 'energies': has dtype |S1, expected a float type"
-    )
 
 
-def test_file_length_of_energies_that_are_a_group(tmp_path):
-    path = tmp_path / "group.h5"
+def energies_as_a_group(path: Path, showers: Showers) -> None:
     with h5py.File(path, "w") as file:
         file.create_group("energies")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (
+            energies_as_text,
+            "(invalid datasets) file '{path}', dataset 'energies': has dtype |S1, "
+            "expected a float type",
+        ),
+        (
+            energies_as_a_group,
+            "(energies is not a dataset) file '{path}', dataset 'energies': "
+            "expected a dataset, found a group",
+        ),
+    ],
+)
+def test_file_length_of_damaged_energies(tmp_path, showers, damage, reason):
+    path = tmp_path / "damaged.h5"
+    damage(path, showers)
     with pytest.raises(ShowerDataError) as raised:
         showerdata.get_file_length(path)
     assert message(raised) == (
-        f"{path} is not a valid shower data file. (energies is not a dataset) "
-        f"file '{path}', dataset 'energies': expected a dataset, found a group"
+        f"{path} is not a valid shower data file. " + reason.format(path=path)
     )
 
 
