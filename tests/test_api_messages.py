@@ -314,3 +314,87 @@ def test_save_shows_a_progress_bar_when_asked(tmp_path, showers, capsys, progres
     options = {"progress": True} if progress else {}  # no bar by default
     showerdata.save(showers, tmp_path / "out.h5", **options)
     assert ("showers" in capsys.readouterr().err) is progress
+
+
+# -- fields changed after construction are checked again by save -------------------
+
+
+@pytest.mark.parametrize("field", ["points", "energies"])
+def test_save_names_a_field_replaced_by_rows_of_unknown_count(tmp_path, field):
+    lazy = toy_showers(N, max_points=P, num_features=F, seed=1).chunk(4)
+    every_row = da.from_array(np.ones(N, dtype=bool), chunks=4)
+    setattr(lazy, field, getattr(lazy, field)[every_row])
+    target = tmp_path / "out.h5"
+    with pytest.raises(ValueError) as raised:
+        showerdata.save(lazy, target)
+    assert message(raised) == (
+        f"{field} has unknown chunk sizes; call .compute_chunk_sizes() first."
+    )
+    assert not target.exists()
+
+
+def test_save_names_a_field_shortened_after_construction(tmp_path, showers):
+    showers.pdg = showers.pdg[:-1]  # a field without a message of 0.7's
+    with pytest.raises(ValueError) as raised:
+        showerdata.save(showers, tmp_path / "out.h5")
+    assert message(raised) == f"pdg must have shape ({N},), got ({N - 1},)."
+
+
+def test_save_names_the_shower_whose_count_was_edited(tmp_path, showers):
+    shower = int(np.flatnonzero(showers.num_points > 0)[2])
+    showers.num_points[shower] -= 1  # one real point more than the count says
+    target = tmp_path / "out.h5"
+    with pytest.raises(ShowerDataError) as raised:
+        showerdata.save(showers, target)
+    assert message(raised) == (
+        f"dataset 'points', shower {shower}: num_points disagrees with the number "
+        "of points with e > 0"
+    )
+    assert not target.exists()
+
+
+# -- load ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lazy", [True, False], ids=["lazy", "0.7 mode"])
+def test_showers_take_the_form_of_the_mode(tmp_path, showers, lazy):
+    for i in range(2):
+        showers[5 * i : 5 * i + 5].save(tmp_path / f"part-{i}.h5")
+    one, production = tmp_path / "part-1.h5", str(tmp_path / "part-*.h5")
+    with dask.config.set({"showerdata.lazy": lazy}):
+        for path, rows in ((one, slice(5, 10)), (production, slice(0, N))):
+            loaded = showerdata.load(path)
+            assert loaded.is_lazy is lazy, path
+            assert isinstance(loaded.energies, np.ndarray) is not lazy, path
+            np.testing.assert_array_equal(
+                np.asarray(loaded.energies), showers.energies[rows]
+            )
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".zarr"])
+def test_metadata_are_the_attrs_saved_and_the_version(tmp_path, showers, suffix):
+    path = tmp_path / f"attrs{suffix}"
+    showerdata.save(showers.assign_attrs(run=3, tune="ILD"), path)
+    assert showerdata.load_metadata(path) == {
+        "run": 3,
+        "tune": "ILD",
+        "showerdata_version": showerdata.__version__,
+    }
+
+
+@pytest.mark.parametrize("function", ["load", "save"])
+def test_storage_options_need_a_url(tmp_path, showers, function):
+    path = tmp_path / "local.zarr"
+    showers.save(path)
+    call = {
+        "load": lambda: showerdata.load(path, storage_options={"anon": True}),
+        "save": lambda: showerdata.save(
+            showers, path, overwrite=True, storage_options={"anon": True}
+        ),
+    }[function]
+    with pytest.raises(ValueError) as raised:
+        call()
+    assert message(raised) == (
+        f"storage_options apply to URLs of zarr stores (s3://...), not '{path}'."
+    )
+    assert showerdata.load(path).compute() == showers
