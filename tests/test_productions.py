@@ -212,7 +212,7 @@ def test_single_file_has_sources_too(production):
     assert showers[3:].locate(1) == (str(directory / "part-2.h5"), 4)
 
 
-def test_copies_and_persisted_showers_keep_their_files(production):
+def test_copies_persisted_and_computed_showers_keep_their_files(production):
     directory, _ = production
     part = showerdata.load(str(directory / "part-*"))[5:15]
     expected = [
@@ -221,7 +221,8 @@ def test_copies_and_persisted_showers_keep_their_files(production):
         (str(directory / "part-10.zarr"), 2),
     ]
     in_memory = part.compute()
-    for kept in (part.copy(), part.persist(), in_memory.copy(), in_memory.persist()):
+    forms = (part.copy(), part.persist(), in_memory.copy(), in_memory.persist())
+    for kept in (*forms, in_memory.compute()):
         assert kept.sources == expected
         assert kept.locate(8) == (str(directory / "part-10.zarr"), 0)
     one_file = showerdata.load(directory / "part-2.h5")
