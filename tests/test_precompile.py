@@ -90,18 +90,21 @@ def test_a_read_only_cache_says_where_and_what_to_set(tmp_path):
 
 
 #: Two threads meet a kernel for the first time, one while the other builds it
-#: (its callee's build made slow): the second must find the callee typed, not
-#: compile the kernel against the callee's unbuilt stand-in.
+#: (every dispatcher after the first made slow to build): the second must get
+#: the kernel with its callees typed, never a dispatcher whose callee is not
+#: built yet (numba would remember that TypingError for good).
 RACE = r"""
 import threading, time, numba, numpy as np
 from showerdata.kernels.clustering import grid_shifts
 plain_njit = numba.njit
+made = []
 def slow_njit(*args, **options):
     if args:  # njit(function), as numba itself calls it
         return plain_njit(*args, **options)
     def decorate(function):
-        if function.__name__ == "_mix64":
-            time.sleep(1.0)  # the window between building the caller and its callee
+        if made:
+            time.sleep(0.4)  # widens every window of the build
+        made.append(function.__name__)
         return plain_njit(**options)(function)
     return decorate
 numba.njit = slow_njit
@@ -111,11 +114,13 @@ def first_call(k):
         grid_shifts(k, np.arange(10), 5.0, 30.0)
     except Exception as error:
         errors.append(repr(error)[:300])
-builder = threading.Thread(target=first_call, args=(1,))
-builder.start()
-time.sleep(0.3)  # the builder is inside the slow build now
-first_call(2)
-builder.join()
+callers = [threading.Thread(target=first_call, args=(k,)) for k in range(25)]
+for caller in callers:  # one arrives every 0.3 s while the build goes on
+    caller.start()
+    time.sleep(0.3)
+for caller in callers:
+    caller.join()
+first_call(99)
 print(errors)
 """
 

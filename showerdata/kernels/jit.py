@@ -7,13 +7,14 @@ call imports numba and builds the dispatcher, which compiles the kernel or
 loads it from numba's on-disk cache (``cache=True``), exactly as the decorator
 would have at import.
 
-Kernels call other kernels: numba types a callee only if the module global it
-names is a numba dispatcher when the caller compiles. So building a kernel's
-dispatcher first builds every kernel its module's globals name and puts the
-dispatchers there; calls from Python keep going through the :class:`Kernel`.
-A dispatcher is published (to its module and to other threads) only after its
-callees are: a thread that found it earlier would compile it against a callee
-numba cannot type.
+Kernels call other kernels: numba types a callee only if the global it names
+is a numba dispatcher when the caller compiles. So each kernel is compiled
+from a copy of its function whose globals are those of its module with every
+kernel replaced by its dispatcher. The module itself is never changed: Python
+code that calls a kernel always goes through its :class:`Kernel`, which hands
+out a dispatcher only once every kernel it may call has one (another thread
+meeting a half-built one would compile it against a callee numba cannot type,
+and numba remembers that failure).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["Kernel", "all_kernels", "kernel"]
 
-# One lock for all kernels: building one builds its module's callees too.
+# One lock for all kernels: building one builds the kernels it may call too.
 _lock = threading.RLock()
 _registry: list[Kernel] = []
 
@@ -47,7 +49,6 @@ class Kernel:
         self.py_func = function
         self.options = options
         self._dispatcher: Any = None
-        self._building: Any = None
         _registry.append(self)
 
     def dispatcher(self) -> Any:
@@ -55,21 +56,13 @@ class Kernel:
         if self._dispatcher is None:
             with _lock:
                 if self._dispatcher is None:
-                    self._build()
+                    built: dict[Kernel, Any] = {}
+                    _build_with_callees(self, built)
+                    # Published last, all together: no thread can get a
+                    # dispatcher whose callees are not dispatchers yet.
+                    for each, dispatcher in built.items():
+                        each._dispatcher = dispatcher
         return self._dispatcher
-
-    def _build(self) -> None:
-        from numba import njit
-
-        namespace = self.py_func.__globals__
-        # Made before the callees are built, so that a cycle of kernels finds
-        # it instead of building again; numba compiles it only when called.
-        self._building = njit(**self.options)(self.py_func)
-        for name, value in list(namespace.items()):
-            if isinstance(value, Kernel) and value is not self:
-                namespace[name] = value._building or value.dispatcher()
-        namespace[self.py_func.__name__] = self._building
-        self._dispatcher = self._building
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.dispatcher()(*args, **kwargs)
@@ -92,12 +85,38 @@ class Kernel:
         return f"<showerdata kernel {self.__module__}.{self.__name__} ({state})>"
 
 
-def _kernel_named(module: str, name: str) -> Any:
-    """The kernel ``name`` of ``module`` (its Kernel, or its dispatcher once built)."""
-    found = getattr(importlib.import_module(module), name)
-    if isinstance(found, Kernel):
-        return found
-    return next(k for k in _registry if k.__module__ == module and k.__name__ == name)
+def _build_with_callees(root: Kernel, built: dict[Kernel, Any]) -> Any:
+    """Make the dispatcher of ``root`` and of every kernel its globals name.
+
+    Making a dispatcher compiles nothing, so a cycle of kernels is resolved by
+    entering each one in ``built`` before its globals are filled.
+    """
+    from numba import njit
+
+    if root._dispatcher is not None:
+        return root._dispatcher
+    if root in built:
+        return built[root]
+    function = root.py_func
+    namespace = dict(function.__globals__)
+    copy = types.FunctionType(
+        function.__code__,
+        namespace,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    copy.__kwdefaults__ = function.__kwdefaults__
+    built[root] = njit(**root.options)(copy)
+    for name, value in namespace.items():
+        if isinstance(value, Kernel):
+            namespace[name] = _build_with_callees(value, built)
+    return built[root]
+
+
+def _kernel_named(module: str, name: str) -> Kernel:
+    """The kernel ``name`` of ``module``."""
+    return getattr(importlib.import_module(module), name)
 
 
 def kernel(**options: Any) -> Callable[[Callable[..., Any]], Kernel]:
