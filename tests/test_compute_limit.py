@@ -92,6 +92,13 @@ def test_the_slice_the_message_suggests_computes(lazy) -> None:
             lazy[: count + 1].compute()
 
 
+def test_a_shower_larger_than_the_limit_suggests_one_shower(lazy) -> None:
+    with dask.config.set({KEY: 1}):
+        with pytest.raises(ShowerDataError) as raised:
+            lazy.compute()
+    assert "e.g. showers[:1].compute(), or loop" in str(raised.value)
+
+
 def test_a_result_at_the_limit_computes(lazy, data) -> None:
     with dask.config.set({KEY: lazy.nbytes}):
         computed = lazy.compute()

@@ -24,6 +24,20 @@ FAST = settings(
 )
 
 
+def index_id(index: object) -> str:
+    """A test id for an index that reads the same in every process.
+
+    numpy's repr of arrays and scalars depends on its print options and may
+    span lines; an id that changes between collections cannot be named on
+    the command line (as mutmut names the tests it runs).
+    """
+    if isinstance(index, np.ndarray):
+        return f"array({index.tolist()})"
+    if isinstance(index, np.generic):
+        return f"{type(index).__name__}({index.item()!r})"
+    return repr(index)
+
+
 @pytest.fixture(scope="module")
 def data() -> dict[str, np.ndarray]:
     return toy_arrays(0, N, seed=3, max_points=P, num_features=5)
@@ -141,6 +155,52 @@ def test_normalize_index_errors(index, error) -> None:
         normalize_index(index, 10)
 
 
+MULTI_AXIS = (
+    "Multi-dimensional indexing is not supported. (index showers along the first "
+    "axis, then slice the fields, e.g. s.points[:, :10])"
+)
+NOT_AN_INDEX = (
+    "Shower indices must be integers, slices, lists or arrays of integers or "
+    "boolean masks, got {!r}."
+)
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        (10, "Index out of range. (shower index 10, 10 showers)"),
+        (-11, "Index out of range. (shower index -11, 10 showers)"),
+        ([0, 3, 12, 10], "Index out of range. (shower index 12, 10 showers)"),
+        (
+            np.array([2**63], dtype=np.uint64),
+            "Index out of range. (shower index 9223372036854775808, 10 showers)",
+        ),
+        ([True] * 9, "Boolean mask of length 9 does not match 10 showers."),
+        ((1, 2), MULTI_AXIS),
+        (
+            np.zeros((2, 3), dtype=int),
+            "Multi-dimensional indexing is not "
+            "supported. (the index has shape (2, 3); use a 1-D list or array of "
+            "shower positions)",
+        ),
+        (1.5, NOT_AN_INDEX.format(1.5)),
+        ("0", NOT_AN_INDEX.format("0")),
+        ([0.5], "Shower indices must be integers, got an array of dtype float64."),
+        (
+            [True, 2],
+            "Shower indices mix booleans and integers ([True, 2]); use a "
+            "boolean mask of one value per shower or a list of integer positions.",
+        ),
+        (True, "Cannot index showers with a boolean scalar (True)."),
+    ],
+    ids=index_id,
+)
+def test_normalize_index_error_messages(index, message: str) -> None:
+    with pytest.raises((IndexError, TypeError, ValueError)) as raised:
+        normalize_index(index, 10)
+    assert str(raised.value) == message
+
+
 def test_normalize_index_on_empty_axis() -> None:
     assert selection_length(normalize_index(slice(None), 0), 0) == 0
     assert len(normalize_index([], 0)) == 0
@@ -175,20 +235,6 @@ INDICES = [
     ...,
     (),
 ]
-
-
-def index_id(index: object) -> str:
-    """A test id for an index that reads the same in every process.
-
-    numpy's repr of arrays and scalars depends on its print options and may
-    span lines; an id that changes between collections cannot be named on
-    the command line (as mutmut names the tests it runs).
-    """
-    if isinstance(index, np.ndarray):
-        return f"array({index.tolist()})"
-    if isinstance(index, np.generic):
-        return f"{type(index).__name__}({index.item()!r})"
-    return repr(index)
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -262,9 +262,38 @@ def test_compute_of_lazy_data_gives_numpy_ready_for_torch() -> None:
         assert min(points.strides) > 0
 
 
-def test_compute_passes_scheduler_keywords() -> None:
-    s = Showers(**lazy(arrays()))
-    assert s.compute(scheduler="synchronous") == Showers(**arrays())
+class CountingScheduler:
+    """A dask scheduler (a ``get`` function): counts its calls, runs in order."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, graph, keys, **kwargs):
+        self.calls += 1
+        return dask.local.get_sync(graph, keys, **kwargs)
+
+
+@pytest.mark.parametrize("chunks", [N, CHUNK], ids=["one chunk", "three chunks"])
+@pytest.mark.parametrize("edited", [False, True], ids=["as stored", "edited"])
+def test_compute_keeps_attrs_and_files_and_uses_the_scheduler_given(
+    tmp_path, chunks: int, edited: bool
+) -> None:
+    data = arrays()
+    path = tmp_path / "showers.h5"
+    showerdata.save(Showers(**data), path)
+    showerdata.add_metadata(path, {"campaign": "test beam"})
+    loaded = showerdata.load(path, chunks=chunks)
+    expected = dict(data)
+    if edited:  # no stored rows to read back: computed through the fields
+        loaded.energies = loaded.energies * 2
+        expected["energies"] = data["energies"] * 2
+    scheduler = CountingScheduler()
+    with_keywords = loaded.compute(scheduler=scheduler)
+    assert scheduler.calls == 1
+    for computed in (loaded.compute(), with_keywords, with_keywords.compute()):
+        assert_in_memory_equal(computed, expected)
+        assert computed.attrs["campaign"] == "test beam"
+        assert computed.sources == [(str(path), N)]
 
 
 def test_persist_keeps_lazy_form_and_holds_the_chunks() -> None:
