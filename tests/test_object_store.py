@@ -153,13 +153,36 @@ def test_the_command_line_reads_a_store_and_names_a_missing_one(s3, make_showers
     assert url("none.zarr") in done.stderr and "Traceback" not in done.stderr
 
 
-def test_storage_options_and_store_objects_reach_the_same_store(s3, make_showers):
+def test_a_target_or_observables_for_an_object_store_are_refused_up_front(
+    s3, make_showers
+):
+    showers = make_showers(n=11, max_points=12)
+    showerdata.save(showers, url("target.zarr"))
+    before = sorted(s3.find(f"{BUCKET}/target.zarr"))
+    latent = np.random.default_rng(4).random((11, 12, 3), dtype=np.float32)
+    # The counts are taken from the store; the move into place needs a rename.
+    with pytest.raises(ShowerDataError, match="needs a local store"):
+        showerdata.save_target(latent, url("target.zarr"))
+    with pytest.raises(ShowerDataError, match="needs a local store"):
+        showerdata.observables.add_observables_to_file(url("target.zarr"))
+    assert sorted(s3.find(f"{BUCKET}/target.zarr")) == before
+    assert_showers_equal(showerdata.load(url("target.zarr")).compute(), showers)
+
+
+def test_storage_options_and_store_objects_reach_the_same_store(
+    s3, make_showers, monkeypatch
+):
     showers = make_showers(n=21, max_points=15)
     options = {
         "key": os.environ["AWS_ACCESS_KEY_ID"],
         "secret": os.environ["AWS_SECRET_ACCESS_KEY"],
         "client_kwargs": {"endpoint_url": os.environ["AWS_ENDPOINT_URL"]},
     }
+    # The options are the only way to the server: no environment to fall back
+    # on, no filesystem cached from an earlier test.
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(variable)
+    s3fs.S3FileSystem.clear_instance_cache()
     showerdata.save(showers.chunk(8), url("options.zarr"), storage_options=options)
     lazy = showerdata.load(url("options.zarr"), storage_options=options)
     assert_showers_equal(lazy.compute(), showers)

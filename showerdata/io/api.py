@@ -686,6 +686,7 @@ def _write_target(
                 f"Dataset '{name}' already exists in {path}. Use overwrite=True to "
                 "overwrite."
             )
+        fmt.check_replaceable(file, name)
         staging = f".{name}.partial"
         if staging in file:
             del file[staging]

@@ -20,6 +20,7 @@ from .header import HeaderDataset, header_view
 from .read import open_hdf5, read_points, read_selection
 from .write import (
     check_destination,
+    check_replaceable,
     create_dataset,
     create_particles_layout,
     create_points_datasets,
@@ -174,6 +175,7 @@ __all__ = [
     "DENSE",
     "STORE_ATTRIBUTES",
     "check_destination",
+    "check_replaceable",
     "chunk_length",
     "create_dataset",
     "create_particles_layout",

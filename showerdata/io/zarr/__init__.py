@@ -25,6 +25,7 @@ from .store import (
 )
 from .write import (
     check_destination,
+    check_replaceable,
     create_dataset,
     create_particles_layout,
     create_points_datasets,
@@ -94,6 +95,7 @@ def save_group(
     lazy arrays may read the same store meanwhile.
     """
     with existing_file(location) as file:
+        check_replaceable(file, name)
         staging = f".{name}.partial"
         if staging in file:
             del file[staging]
@@ -119,6 +121,7 @@ __all__ = [
     "DENSE",
     "STORE_ATTRIBUTES",
     "check_destination",
+    "check_replaceable",
     "chunk_length",
     "create_dataset",
     "create_particles_layout",

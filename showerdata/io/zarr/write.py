@@ -400,15 +400,22 @@ def write_fields(
     write_rows(group, start, arrays)
 
 
-def replace_group(group: zarr.Group, staging: str, name: str) -> None:
-    """Move the group ``staging`` to ``name``, replacing a group of that name."""
-    root = getattr(group.store, "root", None)
-    if root is None:
+def check_replaceable(group: zarr.Group, name: str) -> None:
+    """Refuse, before anything is written, a group :func:`replace_group` cannot move.
+
+    Moving a group is a directory rename; object stores have no rename.
+    """
+    if getattr(group.store, "root", None) is None:
         raise ShowerDataError(
             "replacing a group needs a local store; write the target to a new "
             "store instead",
             path=describe_store(group),
             dataset=name,
         )
-    base = os.path.join(os.path.abspath(str(root)), group.path)
+
+
+def replace_group(group: zarr.Group, staging: str, name: str) -> None:
+    """Move the group ``staging`` to ``name``, replacing a group of that name."""
+    check_replaceable(group, name)
+    base = os.path.join(os.path.abspath(str(group.store.root)), group.path)
     replace_directory(os.path.join(base, staging), os.path.join(base, name))
