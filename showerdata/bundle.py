@@ -205,6 +205,8 @@ class Bundle:
         # must go through the fields from now on.
         if name in self.FIELDS:
             object.__setattr__(self, "_built", (None, self._built[1]))
+            if not hasattr(value, "shape"):  # a list: an array, as in the constructor
+                value = np.asarray(value)
             value = _aligned_like(getattr(self, name, None), value)
         object.__setattr__(self, name, value)
 
@@ -509,7 +511,7 @@ def _aligned_like(old: Any, new: Any) -> Any:
     of another. Values of another length are left alone: the user may be
     replacing the fields one after the other.
     """
-    if not is_lazy_array(old) or not hasattr(new, "shape") or not new.shape:
+    if not is_lazy_array(old) or not new.shape:
         return new
     if any(np.isnan(d) for d in new.shape) or new.shape[0] != old.shape[0]:
         return new

@@ -404,6 +404,23 @@ def test_reassigning_points_drops_time(form: str) -> None:
     np.testing.assert_array_equal(computed[3].points, data["points"][3:4, :, :4])
 
 
+@pytest.mark.parametrize("form", ["numpy", "dask"])
+def test_a_list_assigned_to_a_field_is_an_array_like_the_others(form: str) -> None:
+    data = arrays()
+    s = Showers(**(lazy(data) if form == "dask" else data))
+    s.pdg = [211] * N
+    s.energies = [[float(k)] for k in range(N)]
+    assert s.is_lazy is (form == "dask")
+    for name in ("pdg", "energies"):
+        assert type(getattr(s, name)) is type(s.points), name
+        if s.is_lazy:
+            assert getattr(s, name).chunks[0] == s.points.chunks[0], name
+    computed = s.compute()
+    np.testing.assert_array_equal(computed.pdg, np.full(N, 211))
+    np.testing.assert_array_equal(computed.energies, np.arange(N)[:, None])
+    np.testing.assert_array_equal(computed[4:6].pdg, [211, 211])
+
+
 def test_reassigning_a_field_drops_the_stored_selection(tmp_path) -> None:
     data = arrays(num_features=5)
     path = tmp_path / "showers.h5"
