@@ -382,6 +382,18 @@ def test_metadata_are_the_attrs_saved_and_the_version(tmp_path, showers, suffix)
     }
 
 
+def test_metadata_of_hdf5_hide_no_attribute(tmp_path, showers):
+    """Only zarr stores keep bookkeeping in their root attributes."""
+    path = tmp_path / "attrs.h5"
+    showerdata.save(showers, path)
+    names = ("showerdata_format", "showerdata_layout_version", "showerdata_state")
+    showerdata.add_metadata(path, dict.fromkeys(names, "the user's"))
+    metadata = showerdata.load_metadata(path)
+    assert {name: metadata.get(name) for name in names} == dict.fromkeys(
+        names, "the user's"
+    )
+
+
 @pytest.mark.parametrize("function", ["load", "save"])
 def test_storage_options_need_a_url(tmp_path, showers, function):
     path = tmp_path / "local.zarr"
