@@ -17,14 +17,15 @@ def test_a_hidden_bar_accepts_the_calls_of_a_shown_one(capsys):
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize("suffix", [".h5", ".zarr"])
+@pytest.mark.parametrize("suffix", [".h5", ".zarr", "-{:02d}.h5"])
 @pytest.mark.parametrize("lazy", [True, False])
 def test_save_draws_a_bar_only_when_asked(tmp_path, make_showers, capsys, suffix, lazy):
     showers = make_showers(n=30, max_points=10, num_features=4)
     data = showers.chunk(10) if lazy else showers
-    showerdata.save(data, tmp_path / f"quiet{suffix}")
+    per_file = {"showers_per_file": 12} if "{" in suffix else {}  # a pattern
+    showerdata.save(data, str(tmp_path / f"quiet{suffix}"), **per_file)
     assert "showers" not in capsys.readouterr().err
-    showerdata.save(data, tmp_path / f"loud{suffix}", progress=True)
+    showerdata.save(data, str(tmp_path / f"loud{suffix}"), progress=True, **per_file)
     err = capsys.readouterr().err
     assert "30/30" in err and "showers" in err
 
