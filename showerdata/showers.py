@@ -73,6 +73,15 @@ _V07_PARTICLES_COLUMNS_MESSAGES = {
 _V07_PARTICLES_LENGTH_MESSAGE = "All input arrays must have the same length."
 
 
+def _check_points_shape(points: Any) -> None:
+    if points.ndim != 3 or points.shape[2] not in NUM_FEATURES_CHOICES:
+        # 0.7's text (its check came after a count that failed first).
+        raise ValueError(
+            "Points must be a 3D array with shape (num_showers, max_points, 4 or "
+            f"5) got {points.shape}"
+        )
+
+
 def _check_shapes(
     fields: dict[str, Any],
     expected: dict[str, tuple],
@@ -288,12 +297,7 @@ class Showers(Bundle):
         if isinstance(points, tuple) and len(points) == 0:
             points = np.empty((0, 0, 5), dtype=np.float32)
         points = as_field(points, np.float32, copy=copy)
-        if points.ndim != 3 or points.shape[2] not in NUM_FEATURES_CHOICES:
-            # 0.7's text (its check came after a count that failed first).
-            raise ValueError(
-                "Points must be a 3D array with shape (num_showers, max_points, 4 or "
-                f"5) got {points.shape}"
-            )
+        _check_points_shape(points)
         _check_known_shape("points", points)
         length = points.shape[0]
         energies = as_field(energies, np.float32, copy=copy)
@@ -465,6 +469,8 @@ def check_before_write(data: Showers | IncidentParticles) -> None:
     fields = data._fields()
     first = fields[data.FIELDS[0]]  # points, or the particles' energies
     _check_known_shape(data.FIELDS[0], first)
+    if isinstance(data, Showers):
+        _check_points_shape(first)
     _check_shapes(fields, data._row_shapes(first.shape[0] if first.ndim else 0))
     if isinstance(data, Showers) and not data.is_lazy:
         check_points(data.points, data.num_points, dataset="points")

@@ -333,6 +333,29 @@ def test_save_names_a_field_replaced_by_rows_of_unknown_count(tmp_path, field):
     assert not target.exists()
 
 
+@pytest.mark.parametrize(
+    "replacement", [np.float32(1.0), np.ones((N, P))], ids=["0-d", "2-d"]
+)
+def test_save_refuses_points_replaced_by_another_shape(tmp_path, showers, replacement):
+    showers.points = replacement
+    with pytest.raises(ValueError) as raised:
+        showerdata.save(showers, tmp_path / "out.h5")
+    assert message(raised) == (
+        "Points must be a 3D array with shape (num_showers, max_points, 4 or 5) "
+        f"got {replacement.shape}"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_names_particle_energies_replaced_by_a_number(tmp_path, showers):
+    particles = showers.inc_particles
+    particles.energies = np.float32(50.0)
+    with pytest.raises(ValueError) as raised:
+        showerdata.save(particles, tmp_path / "out.h5")
+    assert message(raised) == "energies must have shape (0, 1), got ()."
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_save_names_a_field_shortened_after_construction(tmp_path, showers):
     showers.pdg = showers.pdg[:-1]  # a field without a message of 0.7's
     with pytest.raises(ValueError) as raised:
