@@ -254,20 +254,6 @@ def test_load_target_in_0_7_mode_gives_the_rows_asked_for_as_numpy(tmp_path):
     np.testing.assert_array_equal(num_points, np.minimum(counts[2:7], 5))
 
 
-@pytest.mark.parametrize("lazy", [True, False], ids=["lazy", "0.7 mode"])
-def test_incident_particles_take_the_form_of_the_mode(tmp_path, showers, lazy):
-    for i in range(2):
-        showers[5 * i : 5 * i + 5].save(tmp_path / f"part-{i}.h5")
-    one, production = tmp_path / "part-1.h5", str(tmp_path / "part-*.h5")
-    with dask.config.set({"showerdata.lazy": lazy}):
-        for path, rows in ((one, slice(5, 10)), (production, slice(0, N))):
-            particles = showerdata.load_inc_particles(path)
-            assert particles.is_lazy is lazy, path
-            np.testing.assert_array_equal(
-                np.asarray(particles.energies), showers.energies[rows]
-            )
-
-
 def test_lazy_targets_are_written_a_few_chunks_at_a_time(tmp_path):
     # Out of core even when the counts are in memory: never one compute of it all.
     from dask.callbacks import Callback
@@ -379,14 +365,17 @@ def test_save_names_the_shower_whose_count_was_edited(tmp_path, showers):
 # -- load ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("reader", ["load", "load_inc_particles"])
 @pytest.mark.parametrize("lazy", [True, False], ids=["lazy", "0.7 mode"])
-def test_showers_take_the_form_of_the_mode(tmp_path, showers, lazy):
+def test_showers_and_particles_take_the_form_of_the_mode(
+    tmp_path, showers, lazy, reader
+):
     for i in range(2):
         showers[5 * i : 5 * i + 5].save(tmp_path / f"part-{i}.h5")
     one, production = tmp_path / "part-1.h5", str(tmp_path / "part-*.h5")
     with dask.config.set({"showerdata.lazy": lazy}):
         for path, rows in ((one, slice(5, 10)), (production, slice(0, N))):
-            loaded = showerdata.load(path)
+            loaded = getattr(showerdata, reader)(path)
             assert loaded.is_lazy is lazy, path
             assert isinstance(loaded.energies, np.ndarray) is not lazy, path
             np.testing.assert_array_equal(
