@@ -545,3 +545,44 @@ def test_targets_go_into_store_objects_new_or_holding_showers(tmp_path):
     showerdata.save_target(target, fresh, np.full(6, 3))
     _, counts = dask.compute(*showerdata.load_target(fresh))
     np.testing.assert_array_equal(counts, np.full(6, 3))
+
+
+@pytest.fixture
+def memory_url(tmp_path):
+    """A URL in fsspec's in-memory filesystem: a store reached like ``s3://``."""
+    import fsspec
+
+    root = f"memory://{tmp_path.name}"
+    yield lambda name: f"{root}/{name}"
+    fsspec.filesystem("memory").rm(root, recursive=True)
+
+
+def test_a_store_named_by_url_is_written_read_and_kept(memory_url, make_showers):
+    # The fast stand-in of tests/test_object_store.py: a URL goes through
+    # fsspec as s3:// does, without a server.
+    showers = make_showers(n=17, max_points=11)
+    showerdata.save(showers.chunk(6), memory_url("plain.zarr"))
+    assert_showers_equal(showerdata.load(memory_url("plain.zarr")).compute(), showers)
+    with pytest.raises(FileExistsError, match="memory://.*plain.zarr"):
+        showerdata.save(showers, memory_url("plain.zarr"))
+    # storage_options make a store the URL's filesystem can write to.
+    showerdata.save(showers, memory_url("options.zarr"), storage_options={})
+    lazy = showerdata.load(memory_url("options.zarr"), storage_options={})
+    assert_showers_equal(lazy.compute(), showers)
+
+
+def test_a_target_for_a_store_named_by_url_is_refused_naming_it(
+    memory_url, make_showers
+):
+    import fsspec
+
+    showers = make_showers(n=9, max_points=8)
+    showerdata.save(showers, memory_url("target.zarr"))
+    files = sorted(fsspec.filesystem("memory").find(memory_url("target.zarr")))
+    latent = np.ones((9, 8, 2), np.float32)
+    # The counts come from the store, which exists; the refusal names the
+    # store by its URL, and the group.
+    refusal = r"memory:///.*target\.zarr'.*dataset 'latent'.*needs a local store"
+    with pytest.raises(ShowerDataError, match=refusal):
+        showerdata.save_target(latent, memory_url("target.zarr"), name="latent")
+    assert sorted(fsspec.filesystem("memory").find(memory_url("target.zarr"))) == files

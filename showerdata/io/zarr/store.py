@@ -136,9 +136,18 @@ class OpenedStore:
 
 
 def describe_store(node: Any) -> str:
-    """The store holding ``node`` (an array or group), as errors name it."""
-    root = getattr(node.store, "root", None)
-    return str(root) if root is not None else str(node.store)
+    """The store holding ``node`` (an array or group), as errors name it.
+
+    A local store is its directory; a store of an fsspec filesystem its URL
+    (``s3://bucket/prod.zarr``), as the user wrote it.
+    """
+    store = node.store
+    root = getattr(store, "root", None)
+    if root is not None:
+        return str(root)
+    if isinstance(store, zarr.storage.FsspecStore):
+        return store.fs.unstrip_protocol(store.path)
+    return str(store)
 
 
 def location_of(group: Any) -> Location:
