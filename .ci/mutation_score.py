@@ -4,9 +4,12 @@ Score = killed / (all mutants - equivalent ones). A mutant is equivalent when no
 test could tell it from the original; docs/testing.md lists each one, in
 backticks, with the reason, and this script reads that list from there so the
 explanation and the count cannot drift apart. A timeout or a run ended by a
-signal counts as killed: the tests did not pass (mutmut 3.8.1 also files a run
-whose pytest call failed to start the selected tests under "timeout"). Mutants
-not checked (a run stopped early) are shown and left out of the score.
+timeout counts as killed: the tests did not pass (mutmut 3.8.1 also files a run
+whose pytest call failed to start the selected tests under "timeout"). A run
+ended by SIGKILL (mutmut's "segfault") is no verdict: with two mutants run at
+once, mutants that survive when run alone were SIGKILLed (docs/testing.md).
+Those, and mutants not checked (a run stopped early), are shown and left out of
+the score; `mutmut run NAME ... --max-children 1` judges them.
 
 Exits with 1 when the score is under the target of issue #20.
 """
@@ -21,8 +24,8 @@ from pathlib import Path
 
 TARGET = 0.90
 ROOT = Path(__file__).resolve().parent.parent
-KILLED = {"killed", "timeout", "segfault"}
-UNCHECKED = "not checked"
+KILLED = {"killed", "timeout"}
+UNCHECKED = {"not checked", "segfault"}
 
 
 def results() -> dict[str, str]:
@@ -66,10 +69,11 @@ def main() -> int:
     )
     for name, status in statuses.items():
         kind = "equivalent" if name in equivalent and status not in KILLED else status
+        kind = "not judged" if kind in UNCHECKED else kind
         by_module[module_of(name)][kind] += 1
     print(
         f"{'module':32} {'mutants':>8} {'killed':>7} {'timeout':>8} {'equiv.':>7} "
-        f"{'unchecked':>9} {'score':>7}"
+        f"{'no verdict':>10} {'score':>7}"
     )
     total = collections.Counter()
     for module, counts in sorted(by_module.items()):
@@ -79,26 +83,34 @@ def main() -> int:
     left = sorted(
         name
         for name, status in statuses.items()
-        if status not in KILLED | {UNCHECKED} and name not in equivalent
+        if status not in KILLED | UNCHECKED and name not in equivalent
     )
     if left:
         print(f"\n{len(left)} mutants not killed (`mutmut show NAME` prints one):")
         for name in left:
+            print(f"  {statuses[name]:12} {name}")
+    # A listed mutant the tests kill: either the code changed and mutmut's
+    # numbers now name other mutants than the list meant, or the kill is one of
+    # the spurious verdicts of concurrent runs (docs/testing.md). Shown to check.
+    misnamed = sorted(n for n in equivalent if statuses[n] in KILLED)
+    if misnamed:
+        print(f"\n{len(misnamed)} killed mutants docs/testing.md calls equivalent:")
+        for name in misnamed:
             print(f"  {statuses[name]:12} {name}")
     return 0 if _score(total) >= TARGET else 1
 
 
 def _score(counts: collections.Counter) -> float:
     killed = sum(counts[k] for k in KILLED)
-    judged = sum(counts.values()) - counts["equivalent"] - counts[UNCHECKED]
+    judged = sum(counts.values()) - counts["equivalent"] - counts["not judged"]
     return killed / judged if judged else 1.0
 
 
 def _row(module: str, counts: collections.Counter) -> str:
     return (
         f"{module:32} {sum(counts.values()):8} {counts['killed']:7} "
-        f"{counts['timeout'] + counts['segfault']:8} {counts['equivalent']:7} "
-        f"{counts[UNCHECKED]:9} {_score(counts):7.1%}"
+        f"{counts['timeout']:8} {counts['equivalent']:7} "
+        f"{counts['not judged']:10} {_score(counts):7.1%}"
     )
 
 
