@@ -3,13 +3,13 @@
 Score = killed / (all mutants - equivalent ones). A mutant is equivalent when no
 test could tell it from the original; docs/testing.md lists each one, in
 backticks, with the reason, and this script reads that list from there so the
-explanation and the count cannot drift apart. A timeout or a run ended by a
-timeout counts as killed: the tests did not pass (mutmut 3.8.1 also files a run
-whose pytest call failed to start the selected tests under "timeout"). A run
-ended by SIGKILL (mutmut's "segfault") is no verdict: with two mutants run at
-once, mutants that survive when run alone were SIGKILLed (docs/testing.md).
-Those, and mutants not checked (a run stopped early), are shown and left out of
-the score; `mutmut run NAME ... --max-children 1` judges them.
+explanation and the count cannot drift apart. A timeout counts as killed: the
+tests did not pass (mutmut 3.8.1 also files a run whose pytest call failed to
+start the selected tests under "timeout"). A run ended by SIGKILL (mutmut's
+"segfault") is no verdict: with two mutants run at once, mutants that survive
+when run alone were SIGKILLed (docs/testing.md). Those, and mutants not checked
+(a run stopped early), are shown and left out of the score; `mutmut run NAME
+... --max-children 1` judges them.
 
 Exits with 1 when the score is under the target of issue #20.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 TARGET = 0.90
 ROOT = Path(__file__).resolve().parent.parent
 KILLED = {"killed", "timeout"}
-UNCHECKED = {"not checked", "segfault"}
+NO_VERDICT = {"not checked", "segfault"}
 
 
 def results() -> dict[str, str]:
@@ -68,8 +68,10 @@ def main() -> int:
         collections.Counter
     )
     for name, status in statuses.items():
-        kind = "equivalent" if name in equivalent and status not in KILLED else status
-        kind = "not judged" if kind in UNCHECKED else kind
+        if name in equivalent and status not in KILLED:
+            kind = "equivalent"
+        else:
+            kind = "no verdict" if status in NO_VERDICT else status
         by_module[module_of(name)][kind] += 1
     print(
         f"{'module':32} {'mutants':>8} {'killed':>7} {'timeout':>8} {'equiv.':>7} "
@@ -83,7 +85,7 @@ def main() -> int:
     left = sorted(
         name
         for name, status in statuses.items()
-        if status not in KILLED | UNCHECKED and name not in equivalent
+        if status not in KILLED | NO_VERDICT and name not in equivalent
     )
     if left:
         print(f"\n{len(left)} mutants not killed (`mutmut show NAME` prints one):")
@@ -102,7 +104,7 @@ def main() -> int:
 
 def _score(counts: collections.Counter) -> float:
     killed = sum(counts[k] for k in KILLED)
-    judged = sum(counts.values()) - counts["equivalent"] - counts["not judged"]
+    judged = sum(counts.values()) - counts["equivalent"] - counts["no verdict"]
     return killed / judged if judged else 1.0
 
 
@@ -110,7 +112,7 @@ def _row(module: str, counts: collections.Counter) -> str:
     return (
         f"{module:32} {sum(counts.values()):8} {counts['killed']:7} "
         f"{counts['timeout']:8} {counts['equivalent']:7} "
-        f"{counts['not judged']:10} {_score(counts):7.1%}"
+        f"{counts['no verdict']:10} {_score(counts):7.1%}"
     )
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import dask
+import fsspec
 import h5py
 import numpy as np
 import pytest
@@ -550,8 +551,6 @@ def test_targets_go_into_store_objects_new_or_holding_showers(tmp_path):
 @pytest.fixture
 def memory_url(tmp_path):
     """A URL in fsspec's in-memory filesystem: a store reached like ``s3://``."""
-    import fsspec
-
     root = f"memory://{tmp_path.name}"
     yield lambda name: f"{root}/{name}"
     fsspec.filesystem("memory").rm(root, recursive=True)
@@ -574,15 +573,14 @@ def test_a_store_named_by_url_is_written_read_and_kept(memory_url, make_showers)
 def test_a_target_for_a_store_named_by_url_is_refused_naming_it(
     memory_url, make_showers
 ):
-    import fsspec
-
+    memory = fsspec.filesystem("memory")
     showers = make_showers(n=9, max_points=8)
     showerdata.save(showers, memory_url("target.zarr"))
-    files = sorted(fsspec.filesystem("memory").find(memory_url("target.zarr")))
+    files = sorted(memory.find(memory_url("target.zarr")))
     latent = np.ones((9, 8, 2), np.float32)
     # The counts come from the store, which exists; the refusal names the
     # store by its URL, and the group.
     refusal = r"memory:///.*target\.zarr'.*dataset 'latent'.*needs a local store"
     with pytest.raises(ShowerDataError, match=refusal):
         showerdata.save_target(latent, memory_url("target.zarr"), name="latent")
-    assert sorted(fsspec.filesystem("memory").find(memory_url("target.zarr"))) == files
+    assert sorted(memory.find(memory_url("target.zarr"))) == files
