@@ -17,8 +17,8 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
 import numpy as np
@@ -292,6 +292,28 @@ def _entry_written(record: zarr.Array, index: int) -> bool:
         return bool(record[index])
     except ValueError:
         return False
+
+
+def discard_unrecorded_chunks(
+    group: Any, names: Iterable[str], chunks: Iterable[int]
+) -> None:
+    """Delete what a killed writer may have left of ``chunks`` of arrays ``names``.
+
+    Called before a resumed save writes the chunks its record does not list.
+    zarr rewrites a shard by reading it first, even when every row of it is
+    new, and zarr 3.1 writes a local chunk file in place: a shard that a kill
+    cut short would make the resumed write fail on its checksum. Objects in
+    object stores are written whole, so only local stores can hold one.
+    """
+    root = getattr(group.store, "root", None)
+    if root is None:
+        return
+    for name in names:
+        array = group[name]
+        for chunk in chunks:
+            key = array.metadata.encode_chunk_key((chunk, *(0,) * (array.ndim - 1)))
+            with suppress(FileNotFoundError):
+                os.remove(os.path.join(str(root), array.path, key))
 
 
 def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) -> None:
