@@ -760,6 +760,29 @@ def test_a_zarr_save_killed_while_writing_a_shard_resumes(
     assert resume_killed_save(target, new_showers) == CHUNKS // 2
 
 
+def test_save_batch_rewrites_a_shard_a_kill_cut_short(tmp_path, new_showers):
+    """A rerun ``save_batch`` writes a torn shard inside its rows afresh.
+
+    zarr 3.1 writes a local shard in place, so a killed ``save_batch`` can
+    leave one cut short; zarr reads a shard before rewriting it, and the rerun
+    failed on its checksum. Made here by cutting short a shard the batch
+    covers whole (shards hold CHUNK rows; the batch starts at MARGIN).
+    """
+    template, outside = batch_template(tmp_path, ".zarr")
+    shards = template / "showers" / "c"
+    written = sorted(path for path in shards.rglob("*") if path.is_file())[0]
+    inside = MARGIN // CHUNK + 1
+    torn = shards.joinpath(str(inside), *written.relative_to(shards).parts[1:])
+    assert not torn.exists()
+    torn.parent.mkdir(parents=True, exist_ok=True)
+    torn.write_bytes(written.read_bytes()[: written.stat().st_size // 2])
+    showerdata.save_batch(new_showers, template, MARGIN)
+    full = showerdata.load(template).compute()
+    assert_showers_equal(full[MARGIN:-MARGIN], new_showers)
+    assert_showers_equal(full[:MARGIN], outside[:MARGIN])
+    assert_showers_equal(full[-MARGIN:], outside[MARGIN:])
+
+
 #: Where a save_batch is killed: after the first and a middle chunk (HDF5:
 #: before that chunk is flushed), and between a shard and its record (zarr).
 BATCH_FAILPOINTS = [

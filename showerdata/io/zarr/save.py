@@ -39,7 +39,6 @@ from .store import (
 from .write import (
     create_particles_layout,
     create_showers_layout,
-    discard_unrecorded_chunks,
     new_file,
     write_rows,
     written_chunks,
@@ -131,8 +130,7 @@ def save_fields(
     chunk = uniform_chunk_length(list(fields.values()), chunk_length)
     chunk = max(1, min(chunk, length))
     with new_file(location, overwrite, resume=resume) as group:
-        resumed = CHUNKS_WRITTEN in group
-        if resumed:
+        if CHUNKS_WRITTEN in group:
             _check_resumable(group, fields, chunk, describe(location))
         elif shape is not None:
             create_showers_layout(group, shape, chunk_length=chunk)
@@ -140,9 +138,6 @@ def save_fields(
             create_particles_layout(group, length, chunk_length=chunk)
         record = group[CHUNKS_WRITTEN]
         todo = np.flatnonzero(~written_chunks(record)).tolist()
-        if resumed:
-            names = [DATASET_OF_FIELD.get(name, name) for name in fields]
-            discard_unrecorded_chunks(group, names, todo)
         write_blocks(fields, group, 0, chunk, todo, progress, scheduler)
         if not written_chunks(record).all():
             raise ShowerDataError(

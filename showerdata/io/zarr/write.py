@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec
+from zarr.storage import LocalStore
 
 from ..._version import __version__
 from ...config import inner_chunk_length, showers_per_chunk
@@ -294,28 +295,6 @@ def _entry_written(record: zarr.Array, index: int) -> bool:
         return False
 
 
-def discard_unrecorded_chunks(
-    group: Any, names: Iterable[str], chunks: Iterable[int]
-) -> None:
-    """Delete what a killed writer may have left of ``chunks`` of arrays ``names``.
-
-    Called before a resumed save writes the chunks its record does not list.
-    zarr rewrites a shard by reading it first, even when every row of it is
-    new, and zarr 3.1 writes a local chunk file in place: a shard that a kill
-    cut short would make the resumed write fail on its checksum. Objects in
-    object stores are written whole, so only local stores can hold one.
-    """
-    root = getattr(group.store, "root", None)
-    if root is None:
-        return
-    for name in names:
-        array = group[name]
-        for chunk in chunks:
-            key = array.metadata.encode_chunk_key((chunk, *(0,) * (array.ndim - 1)))
-            with suppress(FileNotFoundError):
-                os.remove(os.path.join(str(root), array.path, key))
-
-
 def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) -> None:
     """Write rows ``start ...`` of arrays of one group, then record their chunks.
 
@@ -344,6 +323,7 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
     partial = [
         k for k in chunks if start > k * length or stop < min((k + 1) * length, total)
     ]
+    _discard_chunks(targets.values(), [k for k in chunks if k not in partial])
     with ExitStack() as locks:
         for k in partial:
             locks.enter_context(shard_lock(group, record, k))
@@ -354,6 +334,24 @@ def write_rows(group: zarr.Group, start: int, arrays: Mapping[str, np.ndarray]) 
     if record in group:
         _writable(group, record)[chunks.start : chunks.stop] = 1
     failpoint("zarr.after-shard")
+
+
+def _discard_chunks(arrays: Iterable[zarr.Array], chunks: list[int]) -> None:
+    """Delete the local files of ``chunks`` (along showers), about to be written whole.
+
+    zarr rewrites a shard by reading it first, even when every row of it is
+    new, and zarr 3.1 writes a local file in place: a shard that a killed
+    writer cut short would make every later write of it fail on its checksum
+    (a resumed save, a rerun ``save_batch``). Objects in object stores are
+    written whole, so only local stores can hold one.
+    """
+    for array in arrays:
+        if not isinstance(array.store, LocalStore):
+            continue
+        for chunk in chunks:
+            key = array.metadata.encode_chunk_key((chunk, *(0,) * (array.ndim - 1)))
+            with suppress(FileNotFoundError):
+                os.remove(os.path.join(str(array.store.root), array.path, key))
 
 
 def _writable(group: Any, name: str) -> zarr.Array:
