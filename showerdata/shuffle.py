@@ -22,6 +22,7 @@ from __future__ import annotations
 import operator
 import os
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,7 +183,7 @@ def _read_now(part: Showers) -> Showers:
     # anything else is computed here, synchronously: a task must not start a
     # scheduler of its own.
     if part._source is not None:
-        return part._source.read(in_task=True)
+        return part._source.read()
     return part._compute(scheduler="sync")
 
 
@@ -374,17 +375,18 @@ def copy_rows(
     The variable-length rows are copied as stored (checked as the reader
     checks them), so nothing is padded.
     """
-    from .io.files import handle
+    from .io.files import opened
     from .io.hdf5.read import read_selection
     from .io.hdf5.write import create_showers_layout, new_file, write_vlen_rows
 
     total = sum(plan.length for plan in plans)
     shape = (total, sources[0].max_points, sources[0].num_features)
-    files = [handle(s.path) for s in sources]
     with (
+        ExitStack() as inputs,
         new_file(output, overwrite) as out,
         progress_bar(progress, total=total, unit="showers", desc="shuffling") as bar,
     ):
+        files = [inputs.enter_context(opened(s.path)) for s in sources]
         create_showers_layout(out, shape)
         for plan in plans:
             rows = _plan_rows(files, sources, plan)

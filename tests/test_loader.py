@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import showerdata
+from showerdata.io import hdf5 as hdf5_backend
 from showerdata.loader.plan import batch_sizes, blocks_of, plan_rank
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +182,33 @@ def test_batches_hold_the_files_values(loader_production, shuffle):
     for batch in batches:
         check_batch(batch, expected)
         assert batch["points"].shape[1:] == (58, 5)
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_an_epoch_opens_each_file_once_and_leaves_none_open(
+    loader_production, prefetch, monkeypatch
+):
+    """Windows of one file share its handle; the epoch's end closes the files."""
+    opens = []
+    original = hdf5_backend.open_hdf5
+
+    def counting_open(path, mode="r"):
+        opens.append(str(path))
+        return original(path, mode)
+
+    monkeypatch.setattr(hdf5_backend, "open_hdf5", counting_open)
+    loader = showerdata.Loader(
+        loader_production, 8, shuffle="blocks", block_size=5, window=2,
+        prefetch=prefetch,
+    )  # fmt: skip
+    with_showers = [p for p in loader_production if showerdata.get_file_length(p)]
+    opens.clear()  # opening the files read their headers
+    batches = list(loader)
+    assert len(batches) > 10  # many windows per file
+    assert sorted(opens) == sorted(with_showers)
+    for path in loader_production:
+        with h5py.File(path, "a") as file:  # refused while we hold it open
+            file.attrs["after the epoch"] = 1
 
 
 @pytest.mark.parametrize("prefetch", [0, 3])

@@ -1,7 +1,7 @@
 """Lazy reading of the showerdata layout, whatever the format.
 
 Every task reads one selection of rows through the file manager
-(:func:`.files.handle`), so a graph carries ``(location, dataset, rows)`` and
+(:func:`.files.opened`), so a graph carries ``(location, dataset, rows)`` and
 pickles to any worker. What differs between formats -- how rows are read and
 padded -- is the backend's (:mod:`.backends`); the checks of the layout and
 the graphs are here.
@@ -26,7 +26,7 @@ from ..graphs import lazy_from_tasks
 from ..indexing import Selection, compose, selection_length
 from ..showers import NUM_FEATURES_CHOICES, IncidentParticles, Showers
 from .backends import backend_for, location_key
-from .files import handle, opened
+from .files import opened
 from .layout import PARTICLE_FIELDS, PER_SHOWER, PointsHeader, points_dataset_names
 
 PARTICLE_DTYPES = {name: PER_SHOWER[name][0] for name in PARTICLE_FIELDS}
@@ -183,7 +183,8 @@ def file_row(selection: Selection, position: int) -> int:
 
 def read_field(path: Any, name: str, selection: Selection, dtype: str) -> np.ndarray:
     """Task: rows of a per-shower dataset, cast to ``dtype``."""
-    values = read_selection(path, handle(path), name, selection)
+    with opened(path) as file:
+        values = read_selection(path, file, name, selection)
     return np.asarray(values, dtype=dtype)
 
 
@@ -202,9 +203,8 @@ def read_points(
     check_energies: bool,
 ) -> np.ndarray:
     """Task: padded block of the selected rows, checked against num_points."""
-    return read_points_from(
-        handle(header.path), header, selection, max_points, check_energies
-    )
+    with opened(header.path) as file:
+        return read_points_from(file, header, selection, max_points, check_energies)
 
 
 def read_points_from(
@@ -326,14 +326,8 @@ class StoredRows:
     def file_count(self) -> int:
         return 1
 
-    def read(self, in_task: bool = False) -> Any:
-        """The rows in memory: an eager read, or (``in_task``) one of a graph's tasks.
-
-        An eager read leaves no file open; a task shares the process's open
-        handle with the other tasks (which closing it would break).
-        """
-        if in_task:
-            return self._read_from(handle(self.path))
+    def read(self) -> Any:
+        """The rows in memory, read now (eagerly or in a graph's task)."""
         with opened(self.path) as file:
             return self._read_from(file)
 

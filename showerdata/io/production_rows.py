@@ -26,7 +26,7 @@ from ..graphs import lazy_from_tasks
 from ..indexing import Selection, compose, selection_length
 from ..showers import IncidentParticles, Showers
 from .backends import backend_for
-from .files import handle, opened
+from .files import opened
 from .layout import PARTICLE_FIELDS, PER_SHOWER
 from .lazy import file_row, read_points_from, read_selection, split_selection
 from .production import FileEntry, Production
@@ -96,12 +96,9 @@ def check_unchanged(entry: FileEntry) -> None:
 
 
 @contextmanager
-def reader(entry: FileEntry, in_task: bool) -> Iterator[Any]:
-    """A checked read handle: the process's shared one in a task, else an eager one."""
+def reader(entry: FileEntry) -> Iterator[Any]:
+    """The process's read handle of a file checked to be unchanged, for one read."""
     check_unchanged(entry)
-    if in_task:
-        yield handle(entry.location)
-        return
     with opened(entry.location) as file:
         yield file
 
@@ -124,12 +121,12 @@ def read_field_task(plan: ChunkPlan, name: str, dtype: str) -> np.ndarray:
     """Task: one per-shower field of a chunk."""
     if len(plan.parts) == 1:
         part = plan.parts[0]
-        with reader(part.entry, True) as file:
+        with reader(part.entry) as file:
             return _read_part_field(file, part, name, dtype)
     _, tail = PER_SHOWER[name]
     out = np.zeros((plan.length, *tail), dtype)
     for part in plan.parts:
-        with reader(part.entry, True) as file:
+        with reader(part.entry) as file:
             out[part.where] = _read_part_field(file, part, name, dtype)
     return out
 
@@ -144,7 +141,7 @@ def read_points_task(plan: ChunkPlan, width: int, features: int) -> np.ndarray:
     """Task: the padded points of a chunk, checked against num_points."""
     out = zeros((plan.length, width, features))
     for part in plan.parts:
-        with reader(part.entry, True) as file:
+        with reader(part.entry) as file:
             _read_part_points(file, part, width, out)
     return out
 
@@ -304,7 +301,7 @@ class ProductionRows:
             return PARTICLE_FIELDS
         return (*PARTICLE_FIELDS, "shower_ids")
 
-    def read(self, in_task: bool = False) -> Any:
+    def read(self) -> Any:
         """The selected rows in memory, read file by file straight into the result."""
         parts = file_parts(self.production, self.selection)
         total = selection_length(self.selection, self.num_rows)
@@ -318,7 +315,7 @@ class ProductionRows:
             fields["num_points"] = np.zeros(total, np.int32)
             fields["points"] = zeros((total, width, features))
         for part in parts:
-            with reader(part.entry, in_task) as file:
+            with reader(part.entry) as file:
                 for name, out in fields.items():
                     if name != "points":
                         dtype = PER_SHOWER[name][0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..buffers import empty, reusing
+from ..io.files import kept_open
 from ..showers import Showers
 from .plan import RankPlan, Window
 from .prefetch import prefetched
@@ -53,9 +54,9 @@ def _read_rows(source: Showers, piece: slice | np.ndarray) -> Showers:
     stored = source._source
     if stored is not None:
         # Rows of files read straight into numpy, as compute() reads them, but
-        # without building a graph first, and through the file manager's open
-        # handles, as a graph's tasks do, instead of opening the file per read.
-        return stored.narrowed(piece).read(in_task=True)
+        # without building a graph first (the files stay open from one read to
+        # the next: see batches_of).
+        return stored.narrowed(piece).read()
     return source[piece].compute()
 
 
@@ -158,10 +159,11 @@ def batches_of(
     slots = threading.Semaphore(int(spans.max()) + 1)
 
     def read_windows() -> Iterator[tuple[int, ReadWindow]]:
-        for number in range(first_window, max(first_window, last_window) + 1):
-            if read_ahead:
-                slots.acquire()
-            yield number, ReadWindow.read(source, plan.windows[number], read_fields)
+        with kept_open():  # not closed and reopened at every window
+            for number in range(first_window, max(first_window, last_window) + 1):
+                if read_ahead:
+                    slots.acquire()
+                yield number, ReadWindow.read(source, plan.windows[number], read_fields)
 
     held: dict[int, ReadWindow] = {}
     with reusing():  # the memory of windows and batches dropped goes to the next
