@@ -125,7 +125,7 @@ bench-productions: $(VENV)/.installed
 	$(PY) benchmarks/productions.py
 
 # Mutation testing of ops/, the model and io/api.py against their fast tests
-# ([tool.mutmut] in pyproject.toml); not run in CI. A whole run takes about 65
+# ([tool.mutmut] in pyproject.toml); not run in CI. A whole run takes about 80
 # minutes here; a stopped run resumes where it was (mutmut re-runs the functions
 # that changed), `make clean` starts afresh. docs/testing.md reports the score.
 $(VENV)/.mutation-installed: $(VENV)/.installed
