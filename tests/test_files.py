@@ -94,6 +94,19 @@ def test_a_forked_child_reads_through_handles_of_its_own(tmp_path, make_showers)
     assert handle(path) is parent  # the child's reads did not touch ours
 
 
+def _signal_then_wait(signal: threading.Event, wait_for: threading.Event):
+    """A block function that sets ``signal``, then waits for ``wait_for``."""
+
+    def block_function(block):
+        if not block.size:  # dask's trial call on an empty block
+            return block
+        signal.set()
+        assert wait_for.wait(10)
+        return block
+
+    return block_function
+
+
 def _overlapping_computations(first, second) -> None:
     """Compute ``first`` and ``second`` in two threads: the second starts while
     the first runs (a task of the first starts it), and ends after it.
@@ -104,14 +117,8 @@ def _overlapping_computations(first, second) -> None:
     """
     second_started, first_ended = threading.Event(), threading.Event()
 
-    def signal_then_wait(block):
-        if not block.size:  # dask's trial call on an empty block
-            return block
-        second_started.set()
-        assert first_ended.wait(10)
-        return block
-
     def run_second():
+        signal_then_wait = _signal_then_wait(second_started, first_ended)
         waiting = second.map_blocks(signal_then_wait, dtype=second.dtype)
         dask.compute(waiting, scheduler="threads")
 
@@ -163,12 +170,7 @@ def test_a_read_is_not_cut_short_when_another_computation_ends(production, monke
             assert first_ended.wait(10)
         return original(file, *args, **kwargs)
 
-    def hold(block):
-        if not block.size:  # dask's trial call on an empty block
-            return block
-        first_started.set()
-        assert first_may_end.wait(10)
-        return block
+    hold = _signal_then_wait(first_started, first_may_end)
 
     def run_first():
         dask.compute(lazy.pdg.map_blocks(hold, dtype="int32"), scheduler="threads")
